@@ -3,6 +3,50 @@
 //! The pipeline, one folder a stage: [`spec`] (KDL text → `Spec`), [`host`] (a root directory →
 //! `HostFacts`), [`check`] (`Spec` × `HostFacts` → `Checked`, or diagnostics). [`commands`] holds
 //! one short orchestration per subcommand; [`cli`] turns arguments into a validated `Config`.
+//! See ARCHITECTURE.md for the invariants between stages.
 
+pub mod check;
+pub mod cli;
+pub mod commands;
+pub mod diag;
 pub mod host;
 pub mod model;
+pub mod spec;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use commands::Outcome;
+
+/// Run passplan with these arguments (program name first) and return the exit code:
+/// 0 success, 1 the command found errors or failed, 2 a usage error.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let config = match cli::parse(args) {
+        Ok(config) => config,
+        Err(e) => {
+            // clap prints help/version to stdout and usage errors to stderr, with its own code.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    let result = commands::execute(&config, &mut out, &mut err)
+        .and_then(|outcome| out.flush().map(|()| outcome));
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failure) => ExitCode::from(1),
+        // A closed pipe (`passplan host | head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! The `passplan` binary: a thin wrapper over [`passplan::run`].
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+    passplan::run(std::env::args_os())
 }

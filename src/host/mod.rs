@@ -324,12 +324,19 @@ impl HostFacts {
 
     /// The CPU with this id.
     pub fn cpu(&self, id: u32) -> Option<&Cpu> {
-        self.cpus.binary_search_by_key(&id, |c| c.id).ok().map(|i| &self.cpus[i])
+        self.cpus
+            .binary_search_by_key(&id, |c| c.id)
+            .ok()
+            .map(|i| &self.cpus[i])
     }
 
     /// All online CPUs.
     pub fn online_cpus(&self) -> CpuSet {
-        self.cpus.iter().filter(|c| c.online).map(|c| c.id).collect()
+        self.cpus
+            .iter()
+            .filter(|c| c.online)
+            .map(|c| c.id)
+            .collect()
     }
 
     /// The other functions in `address`'s IOMMU group.
@@ -345,7 +352,11 @@ impl HostFacts {
 
     /// Every function of the slot `address` belongs to, ascending.
     pub fn slot_functions(&self, address: PciAddress) -> Vec<PciAddress> {
-        self.pci.keys().copied().filter(|a| a.same_slot(&address)).collect()
+        self.pci
+            .keys()
+            .copied()
+            .filter(|a| a.same_slot(&address))
+            .collect()
     }
 
     /// A human name for a PCI function: pci.ids name when known, else the class.

@@ -1,0 +1,169 @@
+//! The checker: `Spec` × `HostFacts` → [`Checked`], or diagnostics.
+//!
+//! Every rule in [`rules`] runs, one rule per file, each pushing its findings; nothing stops at
+//! the first problem. A rule never reads the disk: it sees the decoded spec and the host facts
+//! through a [`Context`] that also resolves what several rules need (which host function a
+//! device is, which functions a VM takes, where its vCPUs are pinned).
+
+pub mod rules;
+
+use std::collections::BTreeSet;
+
+use crate::diag::Diagnostics;
+use crate::host::{HostFacts, PciDevice};
+use crate::model::{ByteSize, PciAddress};
+use crate::spec::{Device, HugepageMode, Pin, Spanned, Spec, Vm};
+
+/// A spec that passed every rule against a host. Invariant: every device exists at its address
+/// with the stated identity, every IOMMU group given to a VM is given whole, pins name online
+/// CPUs, memory fits its page size — later stages may rely on all of it without re-checking.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The spec.
+    pub spec: Spec,
+    /// The host it was checked against.
+    pub host: HostFacts,
+}
+
+/// Run every rule. Returns `Checked` when no rule reported an error.
+pub fn check(spec: Spec, host: HostFacts) -> (Option<Checked>, Diagnostics) {
+    let mut out = Diagnostics::new();
+    {
+        let cx = Context {
+            spec: &spec,
+            host: &host,
+        };
+        for rule in rules::RULES {
+            (rule.run)(&cx, &mut out);
+        }
+    }
+    let ok = !out.has_errors();
+    (ok.then_some(Checked { spec, host }), out)
+}
+
+/// What a rule sees.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The decoded spec.
+    pub spec: &'a Spec,
+    /// The host's facts.
+    pub host: &'a HostFacts,
+}
+
+impl<'a> Context<'a> {
+    /// The host function at the device's address, when present.
+    pub fn host_device(&self, device: &Device) -> Option<&'a PciDevice> {
+        self.host.pci.get(&device.pci.value)
+    }
+
+    /// The VM's device references resolved to declared devices, with each reference's span.
+    pub fn vm_devices(
+        &self,
+        vm: &'a Vm,
+    ) -> impl Iterator<Item = (&'a Spanned<String>, &'a Device)> + 'a {
+        let spec = self.spec;
+        vm.device_refs()
+            .filter_map(move |r| spec.device(&r.value).map(|d| (r, d)))
+    }
+
+    /// Every host function a VM takes: all functions of the slot of each device it is given
+    /// (a GPU's audio, USB and UCSI functions go with it).
+    pub fn vm_functions(&self, vm: &'a Vm) -> BTreeSet<PciAddress> {
+        let mut out = BTreeSet::new();
+        for (_, device) in self.vm_devices(vm) {
+            out.insert(device.pci.value);
+            out.extend(self.host.slot_functions(device.pci.value));
+        }
+        out
+    }
+
+    /// Which VMs take `address` (through any device of its slot).
+    pub fn takers(&self, address: PciAddress) -> Vec<&'a Vm> {
+        self.spec
+            .vms
+            .iter()
+            .filter(|vm| self.vm_functions(vm).contains(&address))
+            .collect()
+    }
+
+    /// The declared device whose slot holds `address`, if any.
+    pub fn declared_at(&self, address: PciAddress) -> Option<&'a Device> {
+        self.spec
+            .devices
+            .iter()
+            .find(|d| d.pci.value == address)
+            .or_else(|| {
+                self.spec
+                    .devices
+                    .iter()
+                    .find(|d| d.pci.value.same_slot(&address))
+            })
+    }
+
+    /// The host CPUs a VM's vCPUs are pinned to, in vCPU order; `None` when unpinned or when
+    /// passplan chooses (policy).
+    ///
+    /// `cores` names whole physical cores: each named CPU brings its SMT siblings, and vCPUs are
+    /// laid out core by core so guest thread pairs land on host sibling pairs.
+    pub fn vm_pins(&self, vm: &Vm) -> Option<Vec<u32>> {
+        match &vm.cpu.pin.as_ref()?.value {
+            Pin::Cpus(list) => Some(list.clone()),
+            Pin::Cores(set) => {
+                let mut seen = BTreeSet::new();
+                let mut out = Vec::new();
+                for cpu in set.iter() {
+                    let siblings: Vec<u32> = match self.host.cpu(cpu) {
+                        Some(c) => c.siblings.iter().collect(),
+                        None => vec![cpu],
+                    };
+                    for s in siblings {
+                        if seen.insert(s) {
+                            out.push(s);
+                        }
+                    }
+                }
+                Some(out)
+            }
+            Pin::Auto { .. } => None,
+        }
+    }
+
+    /// The hugepage size a VM uses: its `page-size`, else the host's default, else 2 MiB.
+    pub fn page_size(&self, vm: &Vm) -> Option<ByteSize> {
+        if vm.memory.hugepages.value == HugepageMode::None {
+            return None;
+        }
+        Some(
+            vm.memory
+                .page_size
+                .as_ref()
+                .map(|p| p.value)
+                .or(self.host.memory.default_hugepage)
+                .unwrap_or(ByteSize(2 << 20)),
+        )
+    }
+
+    /// One line describing a host function, for the `host:` part of a finding.
+    pub fn describe(&self, address: PciAddress) -> String {
+        match self.host.pci.get(&address) {
+            Some(d) => {
+                let driver = d
+                    .driver
+                    .as_deref()
+                    .map(|dr| format!(", driver {dr}"))
+                    .unwrap_or_default();
+                let group = d
+                    .iommu_group
+                    .map(|g| format!(", IOMMU group {g}"))
+                    .unwrap_or_default();
+                format!(
+                    "{} [{}] {}{driver}{group}",
+                    address.short(),
+                    d.id,
+                    self.host.describe_pci(d)
+                )
+            }
+            None => format!("{} (no device)", address.short()),
+        }
+    }
+}

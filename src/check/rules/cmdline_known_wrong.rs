@@ -1,0 +1,102 @@
+//! ## What it does
+//! Warns about kernel parameters in the host's current configuration (the running kernel's
+//! `/proc/cmdline` and the loader's configured command line) that are known to be wrong:
+//! `amd_iommu=on` (not a valid value), the other vendor's IOMMU flag, typos of the isolation
+//! parameters (`rcb_nocbs`), several `vfio-pci.ids=` tokens (only one wins), and an ACS
+//! override the spec does not ask for.
+//!
+//! ## Why
+//! Tutorials spread these. The kernel ignores them with at most a log line, so they look like
+//! they work. `amd_iommu=on` is the classic: the AMD IOMMU is on by default when the firmware
+//! enables it, and the kernel logs "Unknown option" for `on`.
+//!
+//! ## Example
+//! A Pop!_OS host configured with `kernelstub --add-options "amd_iommu=on"`: remove it
+//! (`kernelstub -d amd_iommu=on`); write `iommu mode="pt"` in the spec if you want `iommu=pt`.
+
+use crate::check::Context;
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::host::{CpuVendor, KernelCmdline, param_names_equal};
+
+pub(super) const CODE: Code = Code("cmdline/known-wrong");
+
+/// Misspellings seen in real configurations, with the intended name.
+const TYPOS: &[(&str, &str)] = &[
+    ("rcb_nocbs", "rcu_nocbs"),
+    ("rcu_nocb", "rcu_nocbs"),
+    ("isolcpu", "isolcpus"),
+    ("nohz-full", "nohz_full"),
+    ("intel_iommu_on", "intel_iommu=on"),
+    ("vfio-pci.id", "vfio-pci.ids"),
+    ("hugepage", "hugepages"),
+];
+
+fn findings(cmdline: &KernelCmdline, vendor: CpuVendor, spec_acs: bool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for t in &cmdline.tokens {
+        let key = t.key.as_str();
+        let value = t.value.as_deref();
+        if param_names_equal(key, "amd_iommu") && value == Some("on") {
+            out.push(("`amd_iommu=on` is not a valid value; the kernel ignores it".to_owned(), "remove it: the AMD IOMMU is on by default when the firmware enables it (use `iommu mode=\"pt\"` in the spec for iommu=pt)".to_owned()));
+        } else if param_names_equal(key, "amd_iommu") && vendor == CpuVendor::Intel {
+            out.push((
+                format!("`{key}` is for AMD CPUs; this is an Intel CPU"),
+                "remove it; passplan writes intel_iommu=on when the spec asks for the IOMMU"
+                    .to_owned(),
+            ));
+        } else if param_names_equal(key, "intel_iommu") && vendor == CpuVendor::Amd {
+            out.push((
+                format!("`{key}` is for Intel CPUs; this is an AMD CPU"),
+                "remove it; the AMD IOMMU needs no flag".to_owned(),
+            ));
+        }
+        if let Some((_, right)) = TYPOS
+            .iter()
+            .find(|(wrong, _)| param_names_equal(key, wrong))
+        {
+            out.push((
+                format!("`{key}` is not a kernel parameter"),
+                format!("did you mean `{right}`?"),
+            ));
+        }
+        if param_names_equal(key, "pcie_acs_override") && !spec_acs {
+            out.push(("the ACS override is configured but the spec does not ask for it; it weakens isolation between devices".to_owned(), "remove it, or state it in the spec: boot { acs-override \"downstream\" }".to_owned()));
+        }
+    }
+    if cmdline.values("vfio-pci.ids").count() > 1 {
+        out.push((
+            "`vfio-pci.ids=` appears more than once; only one of them takes effect".to_owned(),
+            "list every id in a single vfio-pci.ids=… (passplan writes one)".to_owned(),
+        ));
+    }
+    out
+}
+
+pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
+    let spec_acs = cx.spec.host.boot.acs_override.is_some();
+    let span = cx.spec.host.boot.iommu.as_ref().map(|i| i.span);
+    let mut seen = Vec::new();
+    let sources = [
+        ("/proc/cmdline (the running kernel)", Some(&cx.host.cmdline)),
+        (
+            "the configured command line",
+            cx.host.boot.configured_cmdline.as_ref(),
+        ),
+    ];
+    for (source, cmdline) in sources {
+        let Some(cmdline) = cmdline else { continue };
+        for (message, help) in findings(cmdline, cx.host.cpu.vendor, spec_acs) {
+            if seen.contains(&message) {
+                continue;
+            }
+            let mut d = Diagnostic::warning(CODE, message.clone())
+                .host(format!("found in {source}"))
+                .help(help);
+            if let Some(span) = span {
+                d = d.at(span, "the spec's IOMMU setting");
+            }
+            out.push(d);
+            seen.push(message);
+        }
+    }
+}

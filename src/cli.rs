@@ -1,0 +1,108 @@
+//! Command-line arguments → one validated [`Config`]. No clap type leaves this file.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Declarative GPU passthrough (VFIO) for KVM/libvirt hosts.
+#[derive(Debug, Parser)]
+#[command(name = "passplan", version, about, long_about = None, propagate_version = true)]
+struct Args {
+    #[command(subcommand)]
+    command: CommandArgs,
+
+    /// Never colour the output (also: the NO_COLOR environment variable).
+    #[arg(long, global = true)]
+    no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum CommandArgs {
+    /// Check a spec against the host: every problem at once, each with its fix.
+    Check {
+        /// The host spec (KDL).
+        spec: PathBuf,
+        /// Read the host from this directory instead of `/`.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+    },
+    /// Show what the host looks like: IOMMU groups, GPUs, CPU topology, boot setup.
+    Host {
+        /// Read the host from this directory instead of `/`.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// Print JSON (format described in schema/host.schema.json).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the documentation of a diagnostic code, or list every code.
+    Explain {
+        /// A code such as `iommu/group-incomplete`.
+        code: Option<String>,
+    },
+}
+
+/// A subcommand with its validated inputs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Command {
+    /// `passplan check`.
+    Check {
+        /// Spec path.
+        spec: PathBuf,
+        /// Host root.
+        root: PathBuf,
+    },
+    /// `passplan host`.
+    Host {
+        /// Host root.
+        root: PathBuf,
+        /// JSON output.
+        json: bool,
+    },
+    /// `passplan explain`.
+    Explain {
+        /// The code, or `None` to list all.
+        code: Option<String>,
+    },
+}
+
+/// Everything a run needs to know about how it was invoked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to do.
+    pub command: Command,
+    /// Whether to colour output.
+    pub color: bool,
+    /// Width to wrap diagnostics at.
+    pub width: usize,
+}
+
+/// Parse `args` (including the program name). On `--help`, `--version` or a usage error this
+/// returns clap's error, which knows how to print itself and its exit code.
+pub fn parse<I, T>(args: I) -> Result<Config, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args = Args::try_parse_from(args)?;
+    let color = !args.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|w| *w >= 40)
+        .unwrap_or(100);
+    let command = match args.command {
+        CommandArgs::Check { spec, root } => Command::Check { spec, root },
+        CommandArgs::Host { root, json } => Command::Host { root, json },
+        CommandArgs::Explain { code } => Command::Explain { code },
+    };
+    Ok(Config {
+        command,
+        color,
+        width,
+    })
+}

@@ -1,0 +1,56 @@
+//! `passplan check SPEC [--root DIR]`: decode the spec, read the host, run every rule, and
+//! print every finding in one report. Exit 1 on errors; warnings and notices do not fail.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::Outcome;
+use crate::cli::Config;
+use crate::diag::{Diagnostic, Diagnostics, Report, render_report};
+
+pub(super) fn run(
+    config: &Config,
+    spec_path: &Path,
+    root: &Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Outcome> {
+    let Some(text) = super::read_spec(spec_path, err)? else {
+        return Ok(Outcome::Failure);
+    };
+    let (spec, mut diags) = crate::spec::parse(&text);
+    if let Some(spec) = spec {
+        match crate::host::discover(root) {
+            Ok(host) => {
+                let (_, found) = crate::check::check(spec, host);
+                diags.extend(found);
+            }
+            Err(e) => diags.push(
+                Diagnostic::error(crate::diag::codes::HOST_UNREADABLE, e.to_string()).help("pass --root with a directory holding the host's /sys, /proc and /etc, or run on the host itself"),
+            ),
+        }
+    }
+    write_report(config, spec_path, &text, &diags, out)?;
+    Ok(if diags.has_errors() {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Print a report, or a one-line clean bill.
+pub(super) fn write_report(
+    config: &Config,
+    spec_path: &Path,
+    text: &str,
+    diags: &Diagnostics,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let name = spec_path.display().to_string();
+    if diags.is_empty() {
+        writeln!(out, "{name}: no problems found")?;
+        return Ok(());
+    }
+    let report = Report::new(&name, text, diags.sorted());
+    out.write_all(render_report(&report, config.width, config.color).as_bytes())
+}

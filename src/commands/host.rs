@@ -1,0 +1,469 @@
+//! `passplan host [--root DIR] [--json]`: what the host looks like — IOMMU groups with their
+//! devices, each GPU's isolation verdict, the CPU map, memory and boot setup.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::Outcome;
+use crate::cli::Config;
+use crate::host::{CoreKind, Cpu, HostFacts, Loader, PciDevice, VfioPci};
+use crate::model::{CpuSet, PciAddress};
+
+/// Version of the JSON document; bumped on any incompatible change (schema/host.schema.json).
+const FORMAT_VERSION: u32 = 1;
+
+pub(super) fn run(
+    _config: &Config,
+    root: &Path,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Outcome> {
+    let host = match crate::host::discover(root) {
+        Ok(host) => host,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            writeln!(
+                err,
+                "  help: pass --root with a directory holding the host's /sys, /proc and /etc, or run on the host itself"
+            )?;
+            return Ok(Outcome::Failure);
+        }
+    };
+    if json {
+        let doc = HostJson::new(&host);
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::other)?;
+        writeln!(out)?;
+    } else {
+        write_human(&host, out)?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// Whether a GPU can be given to a guest on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// Its group holds only its own slot's functions (and bridges).
+    Isolated,
+    /// Its group holds other endpoints.
+    Shared(Vec<PciAddress>),
+    /// The IOMMU is off.
+    Unknown,
+}
+
+fn verdict(host: &HostFacts, gpu: &PciDevice) -> Verdict {
+    if !host.iommu_enabled() || gpu.iommu_group.is_none() {
+        return Verdict::Unknown;
+    }
+    let others: Vec<PciAddress> = host
+        .group_peers(gpu.address)
+        .into_iter()
+        .filter(|a| {
+            !a.same_slot(&gpu.address) && !host.pci.get(a).is_some_and(PciDevice::is_bridge)
+        })
+        .collect();
+    if others.is_empty() {
+        Verdict::Isolated
+    } else {
+        Verdict::Shared(others)
+    }
+}
+
+fn loader_name(l: Loader) -> &'static str {
+    match l {
+        Loader::Grub => "GRUB",
+        Loader::Grubby => "GRUB (grubby/BLS)",
+        Loader::Kernelstub => "kernelstub",
+        Loader::SystemdBoot => "systemd-boot",
+    }
+}
+
+fn write_human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
+    let model = host.cpu.model_name.as_deref().unwrap_or("unknown CPU");
+    let virt = if host.cpu.virtualization {
+        "virtualisation on"
+    } else {
+        "NO virtualisation flag"
+    };
+    writeln!(out, "Host {}", host.root.display())?;
+    writeln!(out, "  CPU       {model} ({virt})")?;
+    writeln!(
+        out,
+        "  kernel    {}",
+        host.kernel_release.as_deref().unwrap_or("unknown")
+    )?;
+    writeln!(
+        out,
+        "  KVM       {}",
+        if host.kvm_device {
+            "/dev/kvm present"
+        } else {
+            "/dev/kvm MISSING"
+        }
+    )?;
+    let vfio = match host.vfio_pci {
+        VfioPci::BuiltIn => "built into the kernel",
+        VfioPci::Module => "a module",
+        VfioPci::Unknown => "unknown",
+    };
+    writeln!(out, "  vfio-pci  {vfio}")?;
+    let loader = host.boot.loader.map_or("not recognised".to_owned(), |l| {
+        format!(
+            "{} ({})",
+            loader_name(l),
+            host.boot.loader_evidence.as_deref().unwrap_or("?")
+        )
+    });
+    writeln!(out, "  boot      {loader}")?;
+    if let Some(i) = host.boot.initramfs {
+        let name = serde_json::to_value(i)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  initramfs {name} ({})",
+            host.boot.initramfs_evidence.as_deref().unwrap_or("?")
+        )?;
+    }
+    let tokens: Vec<String> = host
+        .cmdline
+        .tokens
+        .iter()
+        .map(|t| match &t.value {
+            Some(v) => format!("{}={v}", t.key),
+            None => t.key.clone(),
+        })
+        .collect();
+    writeln!(out, "  cmdline   {}", tokens.join(" "))?;
+    let pools: Vec<String> = host
+        .memory
+        .hugepages
+        .iter()
+        .map(|p| format!("{} ×{}", p.size, p.total))
+        .collect();
+    writeln!(
+        out,
+        "  memory    {} total; hugepages {}",
+        host.memory.total,
+        if pools.is_empty() {
+            "none".to_owned()
+        } else {
+            pools.join(", ")
+        }
+    )?;
+
+    writeln!(out)?;
+    if host.iommu_enabled() {
+        writeln!(out, "IOMMU groups ({})", host.iommu_groups.len())?;
+        for (id, members) in &host.iommu_groups {
+            for (i, address) in members.iter().enumerate() {
+                let head = if i == 0 {
+                    format!("{id:>5}")
+                } else {
+                    " ".repeat(5)
+                };
+                writeln!(out, "  {head}  {}", device_line(host, *address))?;
+            }
+        }
+    } else {
+        writeln!(
+            out,
+            "IOMMU groups: none — the IOMMU is off (enable it in the firmware and with the spec's `iommu`)"
+        )?;
+    }
+
+    writeln!(out)?;
+    writeln!(out, "GPUs")?;
+    let gpus: Vec<&PciDevice> = host.pci.values().filter(|d| d.is_gpu()).collect();
+    if gpus.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for gpu in gpus {
+        let boot = if gpu.boot_vga == Some(true) {
+            ", boot display"
+        } else {
+            ""
+        };
+        let v = match verdict(host, gpu) {
+            Verdict::Isolated => format!(
+                "isolated in group {} — can be passed with its slot's functions",
+                gpu.iommu_group.unwrap_or_default()
+            ),
+            Verdict::Shared(others) => {
+                let list: Vec<String> = others.iter().map(PciAddress::short).collect();
+                format!(
+                    "shares group {} with {} — cannot be passed alone",
+                    gpu.iommu_group.unwrap_or_default(),
+                    list.join(", ")
+                )
+            }
+            Verdict::Unknown => "unknown until the IOMMU is on".to_owned(),
+        };
+        writeln!(
+            out,
+            "  {} {}{boot}",
+            gpu.address.short(),
+            host.describe_pci(gpu)
+        )?;
+        writeln!(out, "      {v}")?;
+    }
+
+    writeln!(out)?;
+    write_cpu_map(host, out)
+}
+
+fn device_line(host: &HostFacts, address: PciAddress) -> String {
+    match host.pci.get(&address) {
+        Some(d) => {
+            let driver = d
+                .driver
+                .as_deref()
+                .map(|dr| format!(" ({dr})"))
+                .unwrap_or_default();
+            let boot = if d.boot_vga == Some(true) {
+                " [boot display]"
+            } else {
+                ""
+            };
+            format!(
+                "{} [{}] {}{driver}{boot}",
+                address.short(),
+                d.id,
+                host.describe_pci(d)
+            )
+        }
+        None => format!("{} (no device)", address.short()),
+    }
+}
+
+/// A physical core: (package, die, core) → its CPUs.
+fn cores(host: &HostFacts) -> BTreeMap<(u32, u32, u32), Vec<&Cpu>> {
+    let mut map: BTreeMap<(u32, u32, u32), Vec<&Cpu>> = BTreeMap::new();
+    for cpu in &host.cpus {
+        map.entry((cpu.package, cpu.die, cpu.core))
+            .or_default()
+            .push(cpu);
+    }
+    map
+}
+
+fn write_cpu_map(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
+    let online = host.online_cpus();
+    let cores = cores(host);
+    let packages: std::collections::BTreeSet<u32> = host.cpus.iter().map(|c| c.package).collect();
+    writeln!(
+        out,
+        "CPUs: {} online of {} · {} package(s) · {} cores",
+        online.len(),
+        host.cpus.len(),
+        packages.len(),
+        cores.len()
+    )?;
+    // node → L3 domain → cores (by lowest CPU).
+    let mut tree: BTreeMap<Option<u32>, BTreeMap<String, Vec<(u32, CpuSet, CoreKind)>>> =
+        BTreeMap::new();
+    for cpus in cores.values() {
+        let Some(first) = cpus.first() else { continue };
+        let set: CpuSet = cpus.iter().map(|c| c.id).collect();
+        let l3 = first
+            .l3
+            .as_ref()
+            .map_or_else(|| "no L3".to_owned(), |s| format!("L3 {s}"));
+        tree.entry(first.node)
+            .or_default()
+            .entry(l3)
+            .or_default()
+            .push((set.first().unwrap_or(0), set, first.kind));
+    }
+    for (node, domains) in &tree {
+        match node {
+            Some(n) => writeln!(out, "  node {n}")?,
+            None => writeln!(out, "  (no NUMA information)")?,
+        }
+        let mut domains: Vec<_> = domains.iter().collect();
+        domains.sort_by_key(|(_, cores)| cores.iter().map(|c| c.0).min());
+        for (l3, cores) in domains {
+            let mut cores = cores.clone();
+            cores.sort_by_key(|c| c.0);
+            let list: Vec<String> = cores
+                .iter()
+                .map(|(_, set, kind)| {
+                    let tag = match kind {
+                        CoreKind::Performance => "P",
+                        CoreKind::Efficiency => "E",
+                        CoreKind::Uniform => "",
+                    };
+                    let offline = if set.iter().any(|c| !online.contains(c)) {
+                        "!"
+                    } else {
+                        ""
+                    };
+                    format!("[{tag}{set}{offline}]")
+                })
+                .collect();
+            writeln!(out, "    {l3:<18} {}", list.join(" "))?;
+        }
+    }
+    writeln!(
+        out,
+        "  [a,b] = one physical core and its SMT siblings; P/E = performance/efficiency core; ! = offline"
+    )
+}
+
+// ---- JSON ---------------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct HostJson<'a> {
+    format_version: u32,
+    cpu: &'a crate::host::CpuInfo,
+    kernel_release: Option<&'a str>,
+    kvm_device: bool,
+    vfio_pci: VfioPci,
+    iommu_enabled: bool,
+    iommu_groups: Vec<GroupJson>,
+    gpus: Vec<GpuJson>,
+    cpus: Vec<CpuJson>,
+    numa_nodes: &'a [crate::host::NumaNode],
+    memory: &'a crate::host::Memory,
+    cpufreq: Option<&'a crate::host::CpuFreq>,
+    cmdline: Vec<String>,
+    boot: &'a crate::host::BootInfo,
+    block_devices: &'a [crate::host::BlockDevice],
+    usb: &'a [crate::host::UsbDevice],
+}
+
+#[derive(Serialize)]
+struct GroupJson {
+    id: u32,
+    devices: Vec<DeviceJson>,
+}
+
+#[derive(Serialize)]
+struct DeviceJson {
+    address: String,
+    vendor: String,
+    device: String,
+    subsystem: Option<String>,
+    class: String,
+    driver: Option<String>,
+    name: Option<String>,
+    boot_vga: Option<bool>,
+    numa_node: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct GpuJson {
+    address: String,
+    group: Option<u32>,
+    boot_vga: bool,
+    isolation: &'static str,
+    shares_with: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct CpuJson {
+    cpu: u32,
+    online: bool,
+    package: u32,
+    die: u32,
+    core: u32,
+    siblings: CpuSet,
+    l3: Option<CpuSet>,
+    node: Option<u32>,
+    kind: CoreKind,
+}
+
+impl<'a> HostJson<'a> {
+    fn new(host: &'a HostFacts) -> Self {
+        let device = |d: &PciDevice| DeviceJson {
+            address: d.address.to_string(),
+            vendor: format!("{:04x}", d.id.vendor),
+            device: format!("{:04x}", d.id.device),
+            subsystem: d.subsystem.map(|s| s.to_string()),
+            class: format!("{:06x}", d.class),
+            driver: d.driver.clone(),
+            name: host.pci_names.describe(d.id),
+            boot_vga: d.boot_vga,
+            numa_node: d.numa_node,
+        };
+        let iommu_groups = host
+            .iommu_groups
+            .iter()
+            .map(|(id, members)| GroupJson {
+                id: *id,
+                devices: members
+                    .iter()
+                    .filter_map(|a| host.pci.get(a))
+                    .map(device)
+                    .collect(),
+            })
+            .collect();
+        let gpus = host
+            .pci
+            .values()
+            .filter(|d| d.is_gpu())
+            .map(|g| {
+                let (isolation, shares_with) = match verdict(host, g) {
+                    Verdict::Isolated => ("isolated", Vec::new()),
+                    Verdict::Shared(others) => {
+                        ("shared", others.iter().map(ToString::to_string).collect())
+                    }
+                    Verdict::Unknown => ("unknown", Vec::new()),
+                };
+                GpuJson {
+                    address: g.address.to_string(),
+                    group: g.iommu_group,
+                    boot_vga: g.boot_vga == Some(true),
+                    isolation,
+                    shares_with,
+                }
+            })
+            .collect();
+        let cpus = host
+            .cpus
+            .iter()
+            .map(|c| CpuJson {
+                cpu: c.id,
+                online: c.online,
+                package: c.package,
+                die: c.die,
+                core: c.core,
+                siblings: c.siblings.clone(),
+                l3: c.l3.clone(),
+                node: c.node,
+                kind: c.kind,
+            })
+            .collect();
+        let cmdline = host
+            .cmdline
+            .tokens
+            .iter()
+            .map(|t| match &t.value {
+                Some(v) => format!("{}={v}", t.key),
+                None => t.key.clone(),
+            })
+            .collect();
+        Self {
+            format_version: FORMAT_VERSION,
+            cpu: &host.cpu,
+            kernel_release: host.kernel_release.as_deref(),
+            kvm_device: host.kvm_device,
+            vfio_pci: host.vfio_pci,
+            iommu_enabled: host.iommu_enabled(),
+            iommu_groups,
+            gpus,
+            cpus,
+            numa_nodes: &host.numa_nodes,
+            memory: &host.memory,
+            cpufreq: host.cpufreq.as_ref(),
+            cmdline,
+            boot: &host.boot,
+            block_devices: &host.block_devices,
+            usb: &host.usb,
+        }
+    }
+}

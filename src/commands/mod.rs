@@ -1,0 +1,87 @@
+//! One file per subcommand, each a short orchestration of the stages. Output goes to the
+//! writers given; nothing below this module prints.
+
+mod check;
+mod explain;
+mod host;
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::{Command, Config};
+
+/// How a command ended, mapped to the process exit code by `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1: the command ran and found errors (or could not run).
+    Failure,
+}
+
+/// Run the configured command, writing its output to `out` and problems to `err`.
+pub fn execute(
+    config: &Config,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Outcome> {
+    match &config.command {
+        Command::Check { spec, root } => check::run(config, spec, root, out, err),
+        Command::Host { root, json } => host::run(config, root, *json, out, err),
+        Command::Explain { code } => explain::run(code.as_deref(), out, err),
+    }
+}
+
+/// The largest spec passplan reads; a host spec is a few kilobytes.
+const MAX_SPEC_BYTES: u64 = 1 << 20;
+
+/// Read a spec file, reporting why it cannot be read in words that name the fix.
+fn read_spec(path: &Path, err: &mut dyn Write) -> std::io::Result<Option<String>> {
+    let shown = path.display();
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            writeln!(
+                err,
+                "error: the spec `{shown}` does not exist; check the path"
+            )?;
+            return Ok(None);
+        }
+        Err(e) => {
+            writeln!(err, "error: cannot read the spec `{shown}`: {e}")?;
+            return Ok(None);
+        }
+    };
+    if !meta.is_file() {
+        writeln!(
+            err,
+            "error: the spec `{shown}` is not a regular file; give the path of a .kdl file"
+        )?;
+        return Ok(None);
+    }
+    if meta.len() > MAX_SPEC_BYTES {
+        writeln!(
+            err,
+            "error: the spec `{shown}` is {} bytes; a spec larger than 1 MiB is refused",
+            meta.len()
+        )?;
+        return Ok(None);
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) => {
+                writeln!(
+                    err,
+                    "error: the spec `{shown}` is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+                    e.utf8_error().valid_up_to()
+                )?;
+                Ok(None)
+            }
+        },
+        Err(e) => {
+            writeln!(err, "error: cannot read the spec `{shown}`: {e}")?;
+            Ok(None)
+        }
+    }
+}
