@@ -6,7 +6,16 @@
 //! is a fact about the host (no IOMMU, no cpufreq, no NUMA), not an error: only an unreadable
 //! root is an error.
 
+mod block;
+mod boot;
+mod cmdline;
+mod cpu;
 mod discover;
+mod memory;
+mod pci;
+mod pciids;
+mod sysroot;
+mod usb;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,6 +24,7 @@ use serde::Serialize;
 
 use crate::model::{ByteSize, CpuSet, PciAddress, PciId, UsbId};
 
+pub use cmdline::is_loader_injected;
 pub use discover::{HostError, discover};
 
 /// Everything passplan knows about a host. Invariant: internally consistent — every address in
@@ -231,7 +241,7 @@ pub enum VfioPci {
 pub struct BlockDevice {
     /// Kernel name (`nvme0n1`, `sda`, `dm-0`).
     pub name: String,
-    /// The PCI function the device hangs off (through NVMe multipath and dm slaves).
+    /// The PCI function the device hangs off (through `NVMe` multipath and `dm` slaves).
     pub pci: Vec<PciAddress>,
     /// Mount points of filesystems on it or its partitions (`/`, `/home`).
     pub mounts: Vec<String>,
@@ -324,12 +334,19 @@ impl HostFacts {
 
     /// The CPU with this id.
     pub fn cpu(&self, id: u32) -> Option<&Cpu> {
-        self.cpus.binary_search_by_key(&id, |c| c.id).ok().map(|i| &self.cpus[i])
+        self.cpus
+            .binary_search_by_key(&id, |c| c.id)
+            .ok()
+            .map(|i| &self.cpus[i])
     }
 
     /// All online CPUs.
     pub fn online_cpus(&self) -> CpuSet {
-        self.cpus.iter().filter(|c| c.online).map(|c| c.id).collect()
+        self.cpus
+            .iter()
+            .filter(|c| c.online)
+            .map(|c| c.id)
+            .collect()
     }
 
     /// The other functions in `address`'s IOMMU group.
@@ -345,7 +362,11 @@ impl HostFacts {
 
     /// Every function of the slot `address` belongs to, ascending.
     pub fn slot_functions(&self, address: PciAddress) -> Vec<PciAddress> {
-        self.pci.keys().copied().filter(|a| a.same_slot(&address)).collect()
+        self.pci
+            .keys()
+            .copied()
+            .filter(|a| a.same_slot(&address))
+            .collect()
     }
 
     /// A human name for a PCI function: pci.ids name when known, else the class.

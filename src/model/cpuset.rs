@@ -57,7 +57,9 @@ impl CpuSet {
             if piece.is_empty() {
                 continue;
             }
-            let bad = || CpuSetError::BadPiece { piece: piece.to_owned() };
+            let bad = || CpuSetError::BadPiece {
+                piece: piece.to_owned(),
+            };
             let (range, stride) = match piece.split_once(':') {
                 Some((range, stride)) => (range, stride.parse::<u32>().map_err(|_| bad())?),
                 None => (piece, 1),
@@ -65,21 +67,24 @@ impl CpuSet {
             if stride == 0 {
                 return Err(bad());
             }
-            let (lo, hi) = match range.split_once('-') {
-                Some((lo, hi)) => (
+            let (lo, hi) = if let Some((lo, hi)) = range.split_once('-') {
+                (
                     lo.trim().parse::<u32>().map_err(|_| bad())?,
                     hi.trim().parse::<u32>().map_err(|_| bad())?,
-                ),
-                None => {
-                    let n = range.parse::<u32>().map_err(|_| bad())?;
-                    (n, n)
-                }
+                )
+            } else {
+                let n = range.parse::<u32>().map_err(|_| bad())?;
+                (n, n)
             };
             if hi < lo {
-                return Err(CpuSetError::Backwards { piece: piece.to_owned() });
+                return Err(CpuSetError::Backwards {
+                    piece: piece.to_owned(),
+                });
             }
             if hi - lo > MAX_RANGE {
-                return Err(CpuSetError::TooLarge { piece: piece.to_owned() });
+                return Err(CpuSetError::TooLarge {
+                    piece: piece.to_owned(),
+                });
             }
             out.extend((lo..=hi).step_by(stride as usize));
         }
@@ -213,15 +218,30 @@ mod tests {
 
     #[test]
     fn ordered_parse_keeps_written_order() {
-        assert_eq!(CpuSet::parse_ordered("6,18,7,19").unwrap(), vec![6, 18, 7, 19]);
+        assert_eq!(
+            CpuSet::parse_ordered("6,18,7,19").unwrap(),
+            vec![6, 18, 7, 19]
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        assert!(matches!(CpuSet::parse("a-b"), Err(CpuSetError::BadPiece { .. })));
-        assert!(matches!(CpuSet::parse("7-3"), Err(CpuSetError::Backwards { .. })));
-        assert!(matches!(CpuSet::parse("0-4294967295"), Err(CpuSetError::TooLarge { .. })));
-        assert!(matches!(CpuSet::parse("0-7:0"), Err(CpuSetError::BadPiece { .. })));
+        assert!(matches!(
+            CpuSet::parse("a-b"),
+            Err(CpuSetError::BadPiece { .. })
+        ));
+        assert!(matches!(
+            CpuSet::parse("7-3"),
+            Err(CpuSetError::Backwards { .. })
+        ));
+        assert!(matches!(
+            CpuSet::parse("0-4294967295"),
+            Err(CpuSetError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            CpuSet::parse("0-7:0"),
+            Err(CpuSetError::BadPiece { .. })
+        ));
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub struct PciAddress {
 
 /// Why a PCI address did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not a PCI address: write it as lspci shows it, like `0d:00.0` or `0000:0d:00.0`")]
+#[error(
+    "`{text}` is not a PCI address: write it as lspci shows it, like `0d:00.0` or `0000:0d:00.0`"
+)]
 pub struct PciAddressError {
     /// The offending text.
     pub text: String,
@@ -38,7 +40,10 @@ impl PciAddress {
     /// The slot this function belongs to (function 0 of the same device).
     #[must_use]
     pub fn slot(&self) -> Self {
-        Self { function: 0, ..*self }
+        Self {
+            function: 0,
+            ..*self
+        }
     }
 
     /// Whether `other` is another function of the same slot.
@@ -52,7 +57,9 @@ impl FromStr for PciAddress {
 
     /// Accepts `0000:0d:00.0`, `0d:00.0`, and libvirt's node-device name `pci_0000_0d_00_0`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let err = || PciAddressError { text: text.to_owned() };
+        let err = || PciAddressError {
+            text: text.to_owned(),
+        };
         let trimmed = text.trim();
         let normal;
         let s = if let Some(rest) = trimmed.strip_prefix("pci_") {
@@ -68,7 +75,11 @@ impl FromStr for PciAddress {
         };
         let (head, function) = s.rsplit_once('.').ok_or_else(err)?;
         let mut fields: Vec<&str> = head.split(':').collect();
-        let domain = if fields.len() == 3 { fields.remove(0) } else { "0" };
+        let domain = if fields.len() == 3 {
+            fields.remove(0)
+        } else {
+            "0"
+        };
         if fields.len() != 2 {
             return Err(err());
         }
@@ -130,7 +141,10 @@ pub struct PciIdError {
 /// Parse one 16-bit hex field as sysfs writes it (`0x10de`) or as lspci/the spec does (`10de`).
 pub(crate) fn parse_hex16(text: &str) -> Option<u16> {
     let t = text.trim();
-    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
     if t.is_empty() || t.len() > 4 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
@@ -140,7 +154,9 @@ pub(crate) fn parse_hex16(text: &str) -> Option<u16> {
 impl FromStr for PciId {
     type Err = PciIdError;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let err = || PciIdError { text: text.to_owned() };
+        let err = || PciIdError {
+            text: text.to_owned(),
+        };
         let (v, d) = text.trim().split_once(':').ok_or_else(err)?;
         Ok(Self {
             vendor: parse_hex16(v).ok_or_else(err)?,
@@ -175,7 +191,10 @@ impl FromStr for UsbId {
     type Err = PciIdError;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let id: PciId = text.parse()?;
-        Ok(Self { vendor: id.vendor, product: id.device })
+        Ok(Self {
+            vendor: id.vendor,
+            product: id.device,
+        })
     }
 }
 
@@ -197,18 +216,34 @@ mod tests {
 
     #[test]
     fn parses_address_forms() {
-        let want = PciAddress { domain: 0, bus: 0x0d, device: 0, function: 0 };
+        let want = PciAddress {
+            domain: 0,
+            bus: 0x0d,
+            device: 0,
+            function: 0,
+        };
         for text in ["0d:00.0", "0000:0d:00.0", "pci_0000_0d_00_0", " 0d:00.0\n"] {
             assert_eq!(text.parse::<PciAddress>().unwrap(), want, "{text}");
         }
         let far: PciAddress = "10000:e1:1f.7".parse().unwrap_or(want);
         assert_eq!(far, want, "a 5-digit domain is rejected");
-        assert_eq!("0001:82:00.1".parse::<PciAddress>().unwrap().to_string(), "0001:82:00.1");
+        assert_eq!(
+            "0001:82:00.1".parse::<PciAddress>().unwrap().to_string(),
+            "0001:82:00.1"
+        );
     }
 
     #[test]
     fn rejects_bad_addresses() {
-        for text in ["", "0d:00", "0d:20.0", "0d:00.8", "zz:00.0", "0d:00.0.1", "../00.0"] {
+        for text in [
+            "",
+            "0d:00",
+            "0d:20.0",
+            "0d:00.8",
+            "zz:00.0",
+            "0d:00.0.1",
+            "../00.0",
+        ] {
             assert!(text.parse::<PciAddress>().is_err(), "{text} should fail");
         }
     }

@@ -42,7 +42,9 @@ impl FromStr for ByteSize {
     /// Units are binary whatever their spelling (`G`, `GB`, `GiB` are all 2^30): memory and
     /// page sizes are never decimal, and the kernel's own `kB` means KiB.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let err = || ByteSizeError { text: text.to_owned() };
+        let err = || ByteSizeError {
+            text: text.to_owned(),
+        };
         let t = text.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
@@ -62,9 +64,14 @@ impl FromStr for ByteSize {
 impl fmt::Display for ByteSize {
     /// The largest binary unit that divides the size exactly (`16GiB`, `2MiB`, `1536MiB`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let units = [("TiB", KIB.pow(4)), ("GiB", KIB.pow(3)), ("MiB", KIB.pow(2)), ("KiB", KIB)];
+        let units = [
+            ("TiB", KIB.pow(4)),
+            ("GiB", KIB.pow(3)),
+            ("MiB", KIB.pow(2)),
+            ("KiB", KIB),
+        ];
         for (name, mult) in units {
-            if self.0 >= mult && self.0 % mult == 0 {
+            if self.0 >= mult && self.0.is_multiple_of(mult) {
                 return write!(f, "{}{name}", self.0 / mult);
             }
         }
@@ -85,7 +92,14 @@ mod tests {
     #[test]
     fn parses_spec_and_kernel_spellings() {
         let g = 1u64 << 30;
-        let cases = [("16GiB", 16 * g), ("16G", 16 * g), ("16 GB", 16 * g), ("2M", 2 << 20), ("2048 kB", 2 << 20), ("1g", g)];
+        let cases = [
+            ("16GiB", 16 * g),
+            ("16G", 16 * g),
+            ("16 GB", 16 * g),
+            ("2M", 2 << 20),
+            ("2048 kB", 2 << 20),
+            ("1g", g),
+        ];
         for (text, want) in cases {
             assert_eq!(text.parse::<ByteSize>().unwrap().0, want, "{text}");
         }
