@@ -103,7 +103,7 @@ pub(super) fn discover(root: &Root) -> CpuFacts {
         .into_iter()
         .map(|id| NumaNode {
             id,
-            cpus: read_list(root, &format!("{NODE_DIR}/node{id}/cpulist")).unwrap_or_default(),
+            cpus: node_cpus(root, &format!("{NODE_DIR}/node{id}")),
             memory: root
                 .read(&format!("{NODE_DIR}/node{id}/meminfo"))
                 .and_then(|t| parse_node_memtotal(&t)),
@@ -171,6 +171,42 @@ pub(super) fn discover(root: &Root) -> CpuFacts {
     }
 }
 
+/// A node's CPUs: `cpulist`, else the older hex `cpumap`, else its `cpuN` links (seen in
+/// dumps of old kernels and in copied trees that kept only one of them).
+fn node_cpus(root: &Root, dir: &str) -> CpuSet {
+    read_list(root, &format!("{dir}/cpulist"))
+        .or_else(|| {
+            root.read(&format!("{dir}/cpumap"))
+                .and_then(|t| parse_cpumap(&t))
+        })
+        .unwrap_or_else(|| numbered(&root.list(dir), "cpu").into_iter().collect())
+}
+
+/// The kernel's hex CPU mask (`00000000,003f0000,0000003f`: 32-bit words, most significant
+/// first) → the CPUs whose bits are set. `None` on anything but hex digits and commas, or a
+/// mask wider than any machine.
+pub(super) fn parse_cpumap(text: &str) -> Option<CpuSet> {
+    let digits: Vec<u32> = text
+        .trim()
+        .chars()
+        .filter(|c| *c != ',')
+        .map(|c| c.to_digit(16))
+        .collect::<Option<_>>()?;
+    // 65536 CPUs, the same bound `CpuSet` puts on a range.
+    if digits.is_empty() || digits.len() > 16_384 {
+        return None;
+    }
+    let mut set = CpuSet::new();
+    for (position, digit) in (0u32..).zip(digits.iter().rev()) {
+        for bit in 0..4 {
+            if digit & (1 << bit) != 0 {
+                set.insert(position * 4 + bit);
+            }
+        }
+    }
+    Some(set)
+}
+
 /// CPUs sharing `cpuN`'s level-3 cache, `None` when it has none (Meteor Lake LP E-cores).
 fn l3_of(root: &Root, cpu_dir: &str) -> Option<CpuSet> {
     let cache = format!("{cpu_dir}/cache");
@@ -186,7 +222,7 @@ fn l3_of(root: &Root, cpu_dir: &str) -> Option<CpuSet> {
 
 #[cfg(test)]
 mod tests {
-    use super::{CpuVendor, numbered, parse_cpuinfo, parse_node_memtotal};
+    use super::{CpuVendor, numbered, parse_cpuinfo, parse_cpumap, parse_node_memtotal};
 
     #[test]
     fn cpuinfo_vendor_model_and_flags() {
@@ -206,6 +242,15 @@ mod tests {
         let empty = parse_cpuinfo("garbage\n:::\n");
         assert_eq!(empty.vendor, CpuVendor::Unknown);
         assert!(empty.model_name.is_none());
+    }
+
+    #[test]
+    fn cpumap_masks() {
+        let set = parse_cpumap("00000000,003f0000,0000003f\n").unwrap();
+        assert_eq!(set.to_string(), "0-5,48-53");
+        assert_eq!(parse_cpumap("0").unwrap().to_string(), "");
+        assert!(parse_cpumap("xyz").is_none());
+        assert!(parse_cpumap("").is_none());
     }
 
     #[test]

@@ -169,6 +169,13 @@ impl PciDevice {
         self.class >> 16 == 0x03
     }
 
+    /// A function discovery could not read (a group member without a device directory, or
+    /// unreadable `vendor`/`device`): its id is `ffff:ffff`, what config space reads back for
+    /// an absent function. It is kept so its IOMMU group is never shown smaller than it is.
+    pub fn is_placeholder(&self) -> bool {
+        self.id.vendor == 0xffff && self.id.device == 0xffff
+    }
+
     /// A PCI-to-PCI bridge or root port (`0x0604`), which does not block group viability.
     pub fn is_bridge(&self) -> bool {
         matches!(self.class_prefix(), 0x0604 | 0x0600)
