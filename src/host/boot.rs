@@ -219,11 +219,11 @@ fn loader_default(text: &str) -> Option<String> {
     })
 }
 
-/// Which loader, the evidence, and the configured command line.
-fn detect_loader(
-    root: &Root,
-    running: &KernelCmdline,
-) -> (Option<Loader>, Option<String>, Option<KernelCmdline>) {
+/// A loader, the evidence that decided it, and its configured command line.
+type LoaderFacts = (Option<Loader>, Option<String>, Option<KernelCmdline>);
+
+/// Which loader owns the command line (order in the module docs).
+fn detect_loader(root: &Root, running: &KernelCmdline) -> LoaderFacts {
     let kernelstub_bin = ["/usr/bin/kernelstub", "/bin/kernelstub"]
         .iter()
         .any(|p| root.exists(p));
@@ -249,11 +249,10 @@ fn detect_loader(
         }
         let mut vars = grub_vars.clone();
         // Debian-family grub-mkconfig sources drop-ins after the main file (FACTS §1).
+        // The glob is `*.cfg`, case-sensitive like the shell's.
         for name in root.list("/etc/default/grub.d") {
-            if let Some(path) = name
-                .strip_suffix(".cfg")
-                .map(|_| format!("/etc/default/grub.d/{name}"))
-                && let Some(text) = root.read(&path)
+            if Path::new(&name).extension().is_some_and(|e| e == "cfg")
+                && let Some(text) = root.read(&format!("/etc/default/grub.d/{name}"))
             {
                 shell_assignments(&text, &mut vars);
             }
@@ -295,10 +294,7 @@ fn detect_loader(
 
 /// systemd-boot: `/etc/kernel/cmdline` (kernel-install's source), else the `options` of the
 /// default or only hand-written entry.
-fn systemd_boot(
-    root: &Root,
-    evidence: String,
-) -> (Option<Loader>, Option<String>, Option<KernelCmdline>) {
+fn systemd_boot(root: &Root, evidence: String) -> LoaderFacts {
     let configured = root
         .read("/etc/kernel/cmdline")
         .map(|t| KernelCmdline::parse(&t))

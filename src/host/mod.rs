@@ -115,6 +115,8 @@ pub struct Cpu {
     /// `die_id` (0 when absent).
     pub die: u32,
     /// `core_id`: not unique across packages and may have gaps — key on (package, die, core).
+    /// An offline CPU without a topology directory gets package 0, die 0 and its own id here
+    /// (so it merges with no real core); don't group offline CPUs by core.
     pub core: u32,
     /// SMT siblings including this CPU (`core_cpus_list` or `thread_siblings_list`).
     pub siblings: CpuSet,

@@ -95,9 +95,14 @@ impl Root {
         Some(real)
     }
 
-    /// The bytes of a file, `None` when absent or unreadable.
+    /// The bytes of a regular file, `None` when absent, unreadable or not a regular file (a
+    /// FIFO or device node planted in a tree would block or never end).
     pub(super) fn read_bytes(&self, path: &str) -> Option<Vec<u8>> {
-        fs::read(self.real(path)?).ok()
+        let real = self.real(path)?;
+        if !fs::symlink_metadata(&real).ok()?.is_file() {
+            return None;
+        }
+        fs::read(real).ok()
     }
 
     /// A file as text (invalid UTF-8 replaced), `None` when absent or unreadable.
