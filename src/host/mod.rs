@@ -6,7 +6,16 @@
 //! is a fact about the host (no IOMMU, no cpufreq, no NUMA), not an error: only an unreadable
 //! root is an error.
 
+mod block;
+mod boot;
+mod cmdline;
+mod cpu;
 mod discover;
+mod memory;
+mod pci;
+mod pciids;
+mod sysroot;
+mod usb;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,6 +24,7 @@ use serde::Serialize;
 
 use crate::model::{ByteSize, CpuSet, PciAddress, PciId, UsbId};
 
+pub use cmdline::is_loader_injected;
 pub use discover::{HostError, discover};
 
 /// Everything passplan knows about a host. Invariant: internally consistent — every address in
@@ -105,6 +115,8 @@ pub struct Cpu {
     /// `die_id` (0 when absent).
     pub die: u32,
     /// `core_id`: not unique across packages and may have gaps — key on (package, die, core).
+    /// An offline CPU without a topology directory gets package 0, die 0 and its own id here
+    /// (so it merges with no real core); don't group offline CPUs by core.
     pub core: u32,
     /// SMT siblings including this CPU (`core_cpus_list` or `thread_siblings_list`).
     pub siblings: CpuSet,
@@ -157,6 +169,13 @@ impl PciDevice {
     /// A display controller: VGA (`0x0300`), XGA (`0x0301`), 3D (`0x0302`) or other display.
     pub fn is_gpu(&self) -> bool {
         self.class >> 16 == 0x03
+    }
+
+    /// A function discovery could not read (a group member without a device directory, or
+    /// unreadable `vendor`/`device`): its id is `ffff:ffff`, what config space reads back for
+    /// an absent function. It is kept so its IOMMU group is never shown smaller than it is.
+    pub fn is_placeholder(&self) -> bool {
+        self.id.vendor == 0xffff && self.id.device == 0xffff
     }
 
     /// A PCI-to-PCI bridge or root port (`0x0604`), which does not block group viability.
@@ -231,7 +250,7 @@ pub enum VfioPci {
 pub struct BlockDevice {
     /// Kernel name (`nvme0n1`, `sda`, `dm-0`).
     pub name: String,
-    /// The PCI function the device hangs off (through NVMe multipath and dm slaves).
+    /// The PCI function the device hangs off (through `NVMe` multipath and `dm` slaves).
     pub pci: Vec<PciAddress>,
     /// Mount points of filesystems on it or its partitions (`/`, `/home`).
     pub mounts: Vec<String>,

@@ -67,15 +67,14 @@ impl CpuSet {
             if stride == 0 {
                 return Err(bad());
             }
-            let (lo, hi) = match range.split_once('-') {
-                Some((lo, hi)) => (
+            let (lo, hi) = if let Some((lo, hi)) = range.split_once('-') {
+                (
                     lo.trim().parse::<u32>().map_err(|_| bad())?,
                     hi.trim().parse::<u32>().map_err(|_| bad())?,
-                ),
-                None => {
-                    let n = range.parse::<u32>().map_err(|_| bad())?;
-                    (n, n)
-                }
+                )
+            } else {
+                let n = range.parse::<u32>().map_err(|_| bad())?;
+                (n, n)
             };
             if hi < lo {
                 return Err(CpuSetError::Backwards {

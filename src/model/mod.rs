@@ -9,5 +9,6 @@ mod pci;
 mod size;
 
 pub use cpuset::{CpuSet, CpuSetError};
+pub(crate) use pci::parse_hex16;
 pub use pci::{PciAddress, PciAddressError, PciId, PciIdError, UsbId};
 pub use size::{ByteSize, ByteSizeError};

@@ -71,7 +71,7 @@ impl fmt::Display for ByteSize {
             ("KiB", KIB),
         ];
         for (name, mult) in units {
-            if self.0 >= mult && self.0 % mult == 0 {
+            if self.0 >= mult && self.0.is_multiple_of(mult) {
                 return write!(f, "{}{name}", self.0 / mult);
             }
         }
