@@ -12,7 +12,7 @@ struct Args {
     #[command(subcommand)]
     command: CommandArgs,
 
-    /// Never colour the output (also: the NO_COLOR environment variable).
+    /// Never colour the output (also: the `NO_COLOR` environment variable).
     #[arg(long, global = true)]
     no_color: bool,
 }

@@ -251,6 +251,9 @@ fn cores(host: &HostFacts) -> BTreeMap<(u32, u32, u32), Vec<&Cpu>> {
     map
 }
 
+/// L3 domain label → the physical cores in it (lowest CPU, CPUs, kind).
+type Domains = BTreeMap<String, Vec<(u32, CpuSet, CoreKind)>>;
+
 fn write_cpu_map(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
     let online = host.online_cpus();
     let cores = cores(host);
@@ -264,7 +267,7 @@ fn write_cpu_map(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
         cores.len()
     )?;
     // node → L3 domain → cores (by lowest CPU).
-    let mut tree: BTreeMap<Option<u32>, BTreeMap<String, Vec<(u32, CpuSet, CoreKind)>>> =
+    let mut tree: BTreeMap<Option<u32>, Domains> =
         BTreeMap::new();
     for cpus in cores.values() {
         let Some(first) = cpus.first() else { continue };

@@ -30,6 +30,19 @@ impl ByteSize {
         self.0 / KIB
     }
 
+    /// A rounded, human-readable form for display only (`23.5 GiB`); never parse it back.
+    pub fn approx(self) -> String {
+        let units = [("TiB", KIB.pow(4)), ("GiB", KIB.pow(3)), ("MiB", KIB.pow(2)), ("KiB", KIB)];
+        for (name, mult) in units {
+            if self.0 >= mult {
+                #[allow(clippy::cast_precision_loss, reason = "display only, one decimal")]
+                let value = self.0 as f64 / mult as f64;
+                return if self.0 % mult == 0 { format!("{} {name}", self.0 / mult) } else { format!("{value:.1} {name}") };
+            }
+        }
+        format!("{} B", self.0)
+    }
+
     /// In mebibytes, rounded down.
     pub const fn mib(self) -> u64 {
         self.0 / (KIB * KIB)

@@ -507,7 +507,7 @@ impl Decoder {
                         e,
                         "IOMMU mode",
                         &[("on", IommuMode::On), ("pt", IommuMode::Passthrough)],
-                    )
+                    );
                 }
                 None => boot.iommu = Some(Spanned::new(IommuMode::On, i.span())),
             }
@@ -741,17 +741,15 @@ impl Decoder {
             }
         }
         let handoff = if let Some(h) = self.child(at, "handoff") {
-            if !is_gpu {
-                None
-            } else {
+            if is_gpu {
                 let _ = h
                     .arg(0)
                     .and_then(|e| self.choice(e, "handoff", &[("single-gpu", ())]));
                 let display_manager = h
                     .prop("display-manager")
                     .and_then(|e| self.string(e, "display manager unit"));
-                if let Some(dm) = &display_manager {
-                    if super::validate_name(dm.value.trim_end_matches(".service")).is_err() {
+                if let Some(dm) = &display_manager
+                    && super::validate_name(dm.value.trim_end_matches(".service")).is_err() {
                         self.error(
                             diag::codes::UNSAFE_NAME,
                             dm.span,
@@ -760,7 +758,6 @@ impl Decoder {
                             "write the unit as systemctl shows it, like gdm.service",
                         );
                     }
-                }
                 if role.as_ref().is_some_and(|r| r.value == GpuRole::Host) {
                     self.error(diag::codes::CONFLICT, h.span(), "handoff gives the host's display to a guest, but this GPU stays with the host", "conflicts with role \"host\"", "make the GPU role \"guest\", or remove `handoff`");
                 }
@@ -768,6 +765,8 @@ impl Decoder {
                     span: h.span(),
                     display_manager,
                 })
+            } else {
+                None
             }
         } else {
             None
@@ -974,8 +973,8 @@ impl Decoder {
         let size = at
             .arg(0)
             .and_then(|e| self.parsed::<ByteSize>(e, "memory size"));
-        if let Some(s) = &size {
-            if s.value.0 == 0 || s.value.0 % (1 << 20) != 0 {
+        if let Some(s) = &size
+            && (s.value.0 == 0 || s.value.0 % (1 << 20) != 0) {
                 self.error(
                     diag::codes::INVALID_VALUE,
                     s.span,
@@ -984,7 +983,6 @@ impl Decoder {
                     "write a size like \"16GiB\" or \"12288MiB\"",
                 );
             }
-        }
         let hugepages = match at.prop("hugepages") {
             Some(e) => self.choice(
                 e,
@@ -1000,8 +998,8 @@ impl Decoder {
         let page_size = at
             .prop("page-size")
             .and_then(|e| self.parsed::<ByteSize>(e, "page size"));
-        if let (Some(ps), Some(hp)) = (&page_size, &hugepages) {
-            if hp.value == HugepageMode::None {
+        if let (Some(ps), Some(hp)) = (&page_size, &hugepages)
+            && hp.value == HugepageMode::None {
                 self.error(
                     diag::codes::CONFLICT,
                     ps.span,
@@ -1010,7 +1008,6 @@ impl Decoder {
                     "add hugepages=\"dynamic\" or hugepages=\"static\", or remove page-size",
                 );
             }
-        }
         Some(Memory {
             size: size?,
             hugepages: hugepages?,
@@ -1142,8 +1139,8 @@ impl Decoder {
             );
             return None;
         }
-        if let Some(reserve) = at.prop("reserve") {
-            if at.prop("policy").is_none() {
+        if let Some(reserve) = at.prop("reserve")
+            && at.prop("policy").is_none() {
                 self.error(
                     diag::codes::CONFLICT,
                     reserve.span(),
@@ -1152,7 +1149,6 @@ impl Decoder {
                     "remove reserve, or write pin policy=\"auto\" reserve=1",
                 );
             }
-        }
         if let Some(e) = at.prop("cores") {
             return self
                 .cpuset(e, "core list")

@@ -428,7 +428,7 @@ pub enum NetworkSource {
 pub struct Hyperv {
     /// Where `hyperv` was written.
     pub span: SourceSpan,
-    /// vendor_id value (at most 12 characters).
+    /// `vendor_id` value (at most 12 characters).
     pub vendor_id: Option<Spanned<String>>,
     /// Added to the default set.
     pub enable: Vec<Spanned<String>>,
@@ -464,7 +464,7 @@ pub struct Clock {
 /// Clock offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClockOffset {
-    /// UTC (Linux guests, Windows with RealTimeIsUniversal).
+    /// UTC (Linux guests, Windows with `RealTimeIsUniversal`).
     Utc,
     /// Local time (Windows default).
     Localtime,
