@@ -148,7 +148,7 @@ fn write_human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
         "  memory    {} total; hugepages {}",
-        host.memory.total,
+        host.memory.total.approx(),
         if pools.is_empty() {
             "none".to_owned()
         } else {
@@ -267,8 +267,7 @@ fn write_cpu_map(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
         cores.len()
     )?;
     // node → L3 domain → cores (by lowest CPU).
-    let mut tree: BTreeMap<Option<u32>, Domains> =
-        BTreeMap::new();
+    let mut tree: BTreeMap<Option<u32>, Domains> = BTreeMap::new();
     for cpus in cores.values() {
         let Some(first) = cpus.first() else { continue };
         let set: CpuSet = cpus.iter().map(|c| c.id).collect();

@@ -32,12 +32,21 @@ impl ByteSize {
 
     /// A rounded, human-readable form for display only (`23.5 GiB`); never parse it back.
     pub fn approx(self) -> String {
-        let units = [("TiB", KIB.pow(4)), ("GiB", KIB.pow(3)), ("MiB", KIB.pow(2)), ("KiB", KIB)];
+        let units = [
+            ("TiB", KIB.pow(4)),
+            ("GiB", KIB.pow(3)),
+            ("MiB", KIB.pow(2)),
+            ("KiB", KIB),
+        ];
         for (name, mult) in units {
             if self.0 >= mult {
                 #[allow(clippy::cast_precision_loss, reason = "display only, one decimal")]
                 let value = self.0 as f64 / mult as f64;
-                return if self.0 % mult == 0 { format!("{} {name}", self.0 / mult) } else { format!("{value:.1} {name}") };
+                return if self.0 % mult == 0 {
+                    format!("{} {name}", self.0 / mult)
+                } else {
+                    format!("{value:.1} {name}")
+                };
             }
         }
         format!("{} B", self.0)
@@ -126,5 +135,7 @@ mod tests {
         assert_eq!(ByteSize(16 << 30).to_string(), "16GiB");
         assert_eq!(ByteSize(1536 << 20).to_string(), "1536MiB");
         assert_eq!(ByteSize(1000).to_string(), "1000B");
+        assert_eq!(ByteSize(24_682_416 * 1024).approx(), "23.5 GiB");
+        assert_eq!(ByteSize(32 << 30).approx(), "32 GiB");
     }
 }

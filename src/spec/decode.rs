@@ -749,15 +749,16 @@ impl Decoder {
                     .prop("display-manager")
                     .and_then(|e| self.string(e, "display manager unit"));
                 if let Some(dm) = &display_manager
-                    && super::validate_name(dm.value.trim_end_matches(".service")).is_err() {
-                        self.error(
-                            diag::codes::UNSAFE_NAME,
-                            dm.span,
-                            format!("`{}` is not a systemd unit name", dm.value.escape_debug()),
-                            "not a unit name",
-                            "write the unit as systemctl shows it, like gdm.service",
-                        );
-                    }
+                    && super::validate_name(dm.value.trim_end_matches(".service")).is_err()
+                {
+                    self.error(
+                        diag::codes::UNSAFE_NAME,
+                        dm.span,
+                        format!("`{}` is not a systemd unit name", dm.value.escape_debug()),
+                        "not a unit name",
+                        "write the unit as systemctl shows it, like gdm.service",
+                    );
+                }
                 if role.as_ref().is_some_and(|r| r.value == GpuRole::Host) {
                     self.error(diag::codes::CONFLICT, h.span(), "handoff gives the host's display to a guest, but this GPU stays with the host", "conflicts with role \"host\"", "make the GPU role \"guest\", or remove `handoff`");
                 }
@@ -974,15 +975,16 @@ impl Decoder {
             .arg(0)
             .and_then(|e| self.parsed::<ByteSize>(e, "memory size"));
         if let Some(s) = &size
-            && (s.value.0 == 0 || s.value.0 % (1 << 20) != 0) {
-                self.error(
-                    diag::codes::INVALID_VALUE,
-                    s.span,
-                    "memory must be a positive whole number of MiB",
-                    "not whole MiB",
-                    "write a size like \"16GiB\" or \"12288MiB\"",
-                );
-            }
+            && (s.value.0 == 0 || s.value.0 % (1 << 20) != 0)
+        {
+            self.error(
+                diag::codes::INVALID_VALUE,
+                s.span,
+                "memory must be a positive whole number of MiB",
+                "not whole MiB",
+                "write a size like \"16GiB\" or \"12288MiB\"",
+            );
+        }
         let hugepages = match at.prop("hugepages") {
             Some(e) => self.choice(
                 e,
@@ -999,15 +1001,16 @@ impl Decoder {
             .prop("page-size")
             .and_then(|e| self.parsed::<ByteSize>(e, "page size"));
         if let (Some(ps), Some(hp)) = (&page_size, &hugepages)
-            && hp.value == HugepageMode::None {
-                self.error(
-                    diag::codes::CONFLICT,
-                    ps.span,
-                    "page-size applies only to hugepage-backed memory",
-                    "conflicts with hugepages=\"none\"",
-                    "add hugepages=\"dynamic\" or hugepages=\"static\", or remove page-size",
-                );
-            }
+            && hp.value == HugepageMode::None
+        {
+            self.error(
+                diag::codes::CONFLICT,
+                ps.span,
+                "page-size applies only to hugepage-backed memory",
+                "conflicts with hugepages=\"none\"",
+                "add hugepages=\"dynamic\" or hugepages=\"static\", or remove page-size",
+            );
+        }
         Some(Memory {
             size: size?,
             hugepages: hugepages?,
@@ -1140,15 +1143,16 @@ impl Decoder {
             return None;
         }
         if let Some(reserve) = at.prop("reserve")
-            && at.prop("policy").is_none() {
-                self.error(
-                    diag::codes::CONFLICT,
-                    reserve.span(),
-                    "`reserve` applies only to policy=\"auto\"",
-                    "conflicting",
-                    "remove reserve, or write pin policy=\"auto\" reserve=1",
-                );
-            }
+            && at.prop("policy").is_none()
+        {
+            self.error(
+                diag::codes::CONFLICT,
+                reserve.span(),
+                "`reserve` applies only to policy=\"auto\"",
+                "conflicting",
+                "remove reserve, or write pin policy=\"auto\" reserve=1",
+            );
+        }
         if let Some(e) = at.prop("cores") {
             return self
                 .cpuset(e, "core list")

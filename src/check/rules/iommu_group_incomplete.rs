@@ -61,7 +61,10 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
             }
             reported_groups.push(group);
             let list: Vec<String> = missing.iter().map(|a| cx.describe(*a)).collect();
-            let names: Vec<String> = missing.iter().map(crate::model::PciAddress::short).collect();
+            let names: Vec<String> = missing
+                .iter()
+                .map(crate::model::PciAddress::short)
+                .collect();
             out.push(
                 Diagnostic::error(CODE, format!("IOMMU group {group} is given to `{}` only in part: {} stay with the host", vm.name.value, names.join(", ")))
                     .at(reference.span, format!("group {group}"))
