@@ -42,7 +42,7 @@ impl ByteSize {
             if self.0 >= mult {
                 #[allow(clippy::cast_precision_loss, reason = "display only, one decimal")]
                 let value = self.0 as f64 / mult as f64;
-                return if self.0 % mult == 0 {
+                return if self.0.is_multiple_of(mult) {
                     format!("{} {name}", self.0 / mult)
                 } else {
                     format!("{value:.1} {name}")
