@@ -389,3 +389,31 @@ fn mutations_show_up_in_the_written_tree() {
     assert!(read(root, "proc/cmdline").ends_with(" amd_iommu=on iommu=pt\n"));
     assert!(!root.join("lib/modules").exists());
 }
+
+#[test]
+fn hybrid_lists_and_offline_cpus_follow_the_kernel() {
+    let mut host = support::seed003();
+    host.hybrid = Some(support::FakeHybrid {
+        core_cpus: vec![0, 1, 2, 3],
+        atom_cpus: vec![4, 5, 6, 7],
+    });
+    host.cpus
+        .iter_mut()
+        .find(|c| c.id == 7)
+        .expect("cpu7")
+        .online = false;
+    host.isolated = vec![2, 6];
+    let root = support::write_seed(&host);
+    let root = root.path();
+    assert_eq!(read(root, "sys/devices/cpu_core/cpus"), "0-3\n");
+    assert_eq!(read(root, "sys/devices/cpu_atom/cpus"), "4-7\n");
+    assert_eq!(read(root, "sys/devices/system/cpu/online"), "0-6\n");
+    assert_eq!(read(root, "sys/devices/system/cpu/isolated"), "2,6\n");
+    assert_eq!(read(root, "sys/devices/system/cpu/cpu7/online"), "0\n");
+    assert!(!root.join("sys/devices/system/cpu/cpu7/topology").exists());
+    assert!(!root.join("sys/devices/system/cpu/cpu0/online").exists());
+    assert_eq!(
+        read(root, "proc/cpuinfo").matches("processor\t:").count(),
+        7
+    );
+}

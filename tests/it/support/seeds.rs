@@ -354,12 +354,21 @@ fn kernelstub(host: &mut FakeHost, root_uuid: &str, user_options: &[&str]) {
         host,
         "boot/efi/loader/entries/Pop_OS-current.conf",
         &format!(
-            "title Pop!_OS\n\
+            "## This is just an example config file.\n\
+             ## Please edit the paths and kernel parameters according to your system.\n\
+             \n\
+             title Pop!_OS\n\
              linux /EFI/Pop_OS-{root_uuid}/vmlinuz.efi\n\
              initrd /EFI/Pop_OS-{root_uuid}/initrd.img\n\
              options root=UUID={root_uuid} ro {}\n",
             user_options.join(" ")
         ),
+    );
+    // kernelstub also leaves the command line beside the kernel it copies to the ESP.
+    text(
+        host,
+        &format!("boot/efi/EFI/Pop_OS-{root_uuid}/cmdline"),
+        &format!("root=UUID={root_uuid} ro {}", user_options.join(" ")),
     );
     host.cmdline = format!(
         "initrd=\\EFI\\Pop_OS-{root_uuid}\\initrd.img root=UUID={root_uuid} ro {}",
@@ -484,6 +493,7 @@ pub fn workstation() -> FakeHost {
         flags: ZEN2_FLAGS.into(),
         bugs: "sysret_ss_attrs spectre_v1 spectre_v2 spec_store_bypass".into(),
         bogomips: "7585.73".into(),
+        tlb_size: Some("3072 4K pages".into()),
         address_sizes: "43 bits physical, 48 bits virtual".into(),
         power_management: "ts ttp tm hwpstate cpb eff_freq_ro [13] [14]".into(),
     };
@@ -676,6 +686,7 @@ pub fn seed001() -> FakeHost {
         bugs: "cpu_meltdown spectre_v1 spectre_v2 spec_store_bypass l1tf mds swapgs itlb_multihit"
             .into(),
         bogomips: "7399.70".into(),
+        tlb_size: None,
         address_sizes: "39 bits physical, 48 bits virtual".into(),
         power_management: String::new(),
     };
@@ -839,6 +850,7 @@ pub fn seed003() -> FakeHost {
         flags: IVY_BRIDGE_FLAGS.into(),
         bugs: "cpu_meltdown spectre_v1 spectre_v2 spec_store_bypass l1tf mds swapgs itlb_multihit srbds mmio_unknown".into(),
         bogomips: "6784.63".into(),
+        tlb_size: None,
         address_sizes: "36 bits physical, 48 bits virtual".into(),
         power_management: String::new(),
     };
@@ -1139,6 +1151,7 @@ pub fn seed004() -> FakeHost {
         flags: ZEN3_FLAGS.into(),
         bugs: "sysret_ss_attrs spectre_v1 spectre_v2 spec_store_bypass srso".into(),
         bogomips: "6799.72".into(),
+        tlb_size: Some("2560 4K pages".into()),
         address_sizes: "48 bits physical, 48 bits virtual".into(),
         power_management: "ts ttp tm hwpstate cpb eff_freq_ro [13] [14]".into(),
     };
@@ -1188,7 +1201,7 @@ pub fn seed004() -> FakeHost {
     )];
     host.swap_files = vec![super::tree::FakeSwapFile {
         path: "/swap.img".into(),
-        size_kb: 8_388_604,
+        size_kb: 8_388_608,
     }];
 
     host.usb = [

@@ -127,6 +127,8 @@ pub struct FakeCpuInfo {
     pub bugs: String,
     /// `bogomips`, e.g. `7585.50`.
     pub bogomips: String,
+    /// `TLB size` (AMD only), e.g. `3072 4K pages`.
+    pub tlb_size: Option<String>,
     /// `address sizes`, e.g. `43 bits physical, 48 bits virtual`.
     pub address_sizes: String,
     /// `power management`.
@@ -341,7 +343,7 @@ pub struct FakeMount {
 pub struct FakeSwapFile {
     /// Path (`/swap.img`).
     pub path: String,
-    /// Size in KiB.
+    /// File size in KiB (`/proc/swaps` shows 4 KiB less: the header page).
     pub size_kb: u64,
 }
 
@@ -382,6 +384,7 @@ impl Default for FakeHost {
                 flags: String::new(),
                 bugs: String::new(),
                 bogomips: "0.00".into(),
+                tlb_size: None,
                 address_sizes: "39 bits physical, 48 bits virtual".into(),
                 power_management: String::new(),
             },
@@ -824,6 +827,7 @@ impl FakeHost {
                  flags\t\t: {}\n\
                  bugs\t\t: {}\n\
                  bogomips\t: {}\n\
+                 {}\
                  clflush size\t: 64\n\
                  cache_alignment\t: 64\n\
                  address sizes\t: {}\n\
@@ -845,6 +849,9 @@ impl FakeHost {
                 info.flags,
                 info.bugs,
                 info.bogomips,
+                info.tlb_size
+                    .as_ref()
+                    .map_or(String::new(), |t| format!("TLB size\t: {t}\n")),
                 info.address_sizes,
                 info.power_management,
             );
@@ -925,7 +932,8 @@ impl FakeHost {
         let hugetlb: u64 = m.hugepages.iter().map(|p| p.size_kb * p.total).sum();
         let swap_total: u64 = self.swap_entries().iter().map(|s| s.2).sum();
         let kb = |label: &str, value: u64| format!("{:<16}{value:>8} kB\n", format!("{label}:"));
-        let count = |label: &str, value: u64| format!("{:<16}{value:>6}\n", format!("{label}:"));
+        // `HugePages_*` counts are "%5lu" after a label padded to 19 columns: 24 in all.
+        let count = |label: &str, value: u64| format!("{:<16}{value:>8}\n", format!("{label}:"));
         let mut text = String::new();
         text += &kb("MemTotal", m.total_kb);
         text += &kb("MemFree", m.free_kb);
@@ -1256,22 +1264,27 @@ impl FakeHost {
         out
     }
 
-    /// Swap areas as `(path, kind, size_kb)`, partitions before files.
+    /// Swap areas as `(path, kind, size_kb)` with the size the kernel reports (the header
+    /// page does not count), partitions before files.
     fn swap_entries(&self) -> Vec<(String, &'static str, u64)> {
         let mut out = Vec::new();
         for disk in &self.block {
             if disk.swap {
-                out.push((format!("/dev/{}", disk.name), "partition", disk.sectors / 2));
+                out.push((
+                    format!("/dev/{}", disk.name),
+                    "partition",
+                    disk.sectors / 2 - 4,
+                ));
             }
             for p in &disk.partitions {
                 if p.swap {
                     let name = partition_name(&disk.name, p.number);
-                    out.push((format!("/dev/{name}"), "partition", p.sectors / 2));
+                    out.push((format!("/dev/{name}"), "partition", p.sectors / 2 - 4));
                 }
             }
         }
         for f in &self.swap_files {
-            out.push((f.path.clone(), "file", f.size_kb));
+            out.push((f.path.clone(), "file", f.size_kb - 4));
         }
         out
     }
