@@ -1,0 +1,5 @@
+//! The single integration-test binary: one `mod` per area, shared helpers in `support`.
+
+mod support;
+
+mod examples;
