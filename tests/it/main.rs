@@ -3,3 +3,5 @@
 mod support;
 
 mod examples;
+mod check_rules;
+mod spec_diagnostics;
