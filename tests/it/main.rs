@@ -1,0 +1,3 @@
+//! One integration-test binary: `cargo test --test it`.
+
+mod schema;
