@@ -119,7 +119,10 @@ fn decl_name(node: &KdlNode) -> String {
     match all.as_slice() {
         [one] => match one.value() {
             KdlValue::String(s) => s.clone(),
-            other => panic!("schema: `{}` name must be a string, not {other:?}", node.name()),
+            other => panic!(
+                "schema: `{}` name must be a string, not {other:?}",
+                node.name()
+            ),
         },
         _ => panic!("schema: `{}` takes exactly one name", node.name()),
     }
@@ -207,7 +210,10 @@ fn load_node(node: &KdlNode, parent: &str, schema: &mut Schema) {
         match child.name().value() {
             "node" => load_node(child, &path, schema),
             "arg" => {
-                assert!(def.arg.is_none(), "schema: {path} has two `arg` declarations");
+                assert!(
+                    def.arg.is_none(),
+                    "schema: {path} has two `arg` declarations"
+                );
                 def.arg = Some(load_value(child, &path, true));
             }
             "prop" => {
@@ -247,7 +253,10 @@ fn load_value(node: &KdlNode, path: &str, is_arg: bool) -> ValueDef {
             "variadic" if is_arg => v.variadic = as_bool(e, "variadic"),
             "ref" => v.reference = Some(as_str(e, "ref")),
             "default" => {}
-            other => panic!("schema: `{}` in {path} has unknown attribute {other}=", v.name),
+            other => panic!(
+                "schema: `{}` in {path} has unknown attribute {other}=",
+                v.name
+            ),
         }
     }
     assert!(!v.ty.is_empty(), "schema: {path} `{}` has no type", v.name);
@@ -372,10 +381,10 @@ fn check_value(value: &KdlValue, def: &ValueDef) -> Result<(), String> {
             if def.choices.iter().any(|c| c == s) {
                 return Ok(());
             }
-            if let Some((prefix, ty)) = &def.also {
-                if let Some(rest) = s.strip_prefix(prefix.as_str()) {
-                    return check_text(rest, ty);
-                }
+            if let Some((prefix, ty)) = &def.also
+                && let Some(rest) = s.strip_prefix(prefix.as_str())
+            {
+                return check_text(rest, ty);
             }
             Err(format!("`{s}` is not one of {:?}", def.choices))
         }
@@ -402,10 +411,12 @@ fn check_text(s: &str, ty: &str) -> Result<(), String> {
             let digits = s.trim_start_matches(|c: char| c.is_ascii_digit());
             let unit = digits.trim().to_ascii_lowercase();
             digits.len() < s.len()
-                && ["", "b", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib"]
-                    .iter()
-                    .chain(&["t", "tb", "tib"])
-                    .any(|u| *u == unit)
+                && [
+                    "", "b", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib",
+                ]
+                .iter()
+                .chain(&["t", "tb", "tib"])
+                .any(|u| *u == unit)
         }
         "pci-id" | "usb-id" => s
             .split_once(':')
@@ -531,12 +542,11 @@ fn validate_node(
         for v in &values {
             if let Err(e) = check_value(v.value(), arg) {
                 problems.push(format!("{path} `{}`: {e}", arg.name));
-            } else if arg.reference.as_deref() == Some("device") {
-                if let KdlValue::String(s) = v.value() {
-                    if !devices.contains(s) {
-                        problems.push(format!("{path}: no gpu or device is named `{s}`"));
-                    }
-                }
+            } else if arg.reference.as_deref() == Some("device")
+                && let KdlValue::String(s) = v.value()
+                && !devices.contains(s)
+            {
+                problems.push(format!("{path}: no gpu or device is named `{s}`"));
             }
         }
     }
@@ -595,7 +605,8 @@ fn every_example_validates_against_the_schema() {
 fn the_schema_validator_rejects_what_the_schema_forbids() {
     let schema = load_schema();
     let base = "gpu \"g\" { pci \"01:00.0\"; role \"guest\" }\n";
-    let vm = |body: &str| format!("{base}vm \"v\" {{ memory \"1GiB\"; cpu {{ vcpus 1 }}; {body} }}");
+    let vm =
+        |body: &str| format!("{base}vm \"v\" {{ memory \"1GiB\"; cpu {{ vcpus 1 }}; {body} }}");
     assert_eq!(validate(&schema, &vm("")), Vec::<String>::new());
     let cases = [
         (vm("passtrough \"g\""), "unknown node"),
@@ -609,16 +620,40 @@ fn the_schema_validator_rejects_what_the_schema_forbids() {
         (vm("passthrough \"h\""), "no gpu or device"),
         (vm("usb \"046d\""), "not a valid usb-id"),
         (vm("hook \"prepare/begin\""), "`script` is required"),
-        (vm("cpu { vcpus 1; emulator \"0-\" }"), "not a valid cpu-list"),
-        (vm("cpu { vcpus 1; emulator \"3-1\" }"), "not a valid cpu-list"),
+        (
+            vm("cpu { vcpus 1; emulator \"0-\" }"),
+            "not a valid cpu-list",
+        ),
+        (
+            vm("cpu { vcpus 1; emulator \"3-1\" }"),
+            "not a valid cpu-list",
+        ),
         (vm("memory \"16 gigs\""), "not a valid size"),
         (vm("disk \"\""), "not a valid path"),
-        ("vm \"v\" { cpu { vcpus 1 } }".to_owned(), "required, missing"),
-        ("gpu \"g\" { pci \"01:20.0\"; role \"guest\" }".to_owned(), "pci-address"),
-        ("gpu \"g\" { pci \"01:00.8\"; role \"guest\" }".to_owned(), "pci-address"),
-        ("gpu \"g h\" { pci \"01:00.0\"; role \"guest\" }".to_owned(), "valid name"),
-        ("host { boot { acs-override \"id:10de\" } }".to_owned(), "pci-id"),
-        ("host { boot { acs-override \"sideways\" } }".to_owned(), "is not one of"),
+        (
+            "vm \"v\" { cpu { vcpus 1 } }".to_owned(),
+            "required, missing",
+        ),
+        (
+            "gpu \"g\" { pci \"01:20.0\"; role \"guest\" }".to_owned(),
+            "pci-address",
+        ),
+        (
+            "gpu \"g\" { pci \"01:00.8\"; role \"guest\" }".to_owned(),
+            "pci-address",
+        ),
+        (
+            "gpu \"g h\" { pci \"01:00.0\"; role \"guest\" }".to_owned(),
+            "valid name",
+        ),
+        (
+            "host { boot { acs-override \"id:10de\" } }".to_owned(),
+            "pci-id",
+        ),
+        (
+            "host { boot { acs-override \"sideways\" } }".to_owned(),
+            "is not one of",
+        ),
     ];
     let mut missed = Vec::new();
     for (text, want) in &cases {
@@ -627,9 +662,16 @@ fn the_schema_validator_rejects_what_the_schema_forbids() {
             missed.push(format!("{text}\n    wanted `{want}`, got {problems:?}"));
         }
     }
-    assert!(missed.is_empty(), "the validator let through:\n  {}", missed.join("\n  "));
+    assert!(
+        missed.is_empty(),
+        "the validator let through:\n  {}",
+        missed.join("\n  ")
+    );
     assert_eq!(
-        validate(&schema, "host { boot { acs-override \"downstream\" \"id:10de:2206\" } }"),
+        validate(
+            &schema,
+            "host { boot { acs-override \"downstream\" \"id:10de:2206\" } }"
+        ),
         Vec::<String>::new()
     );
 }
@@ -648,7 +690,10 @@ fn every_example_decodes() {
             let _ = writeln!(failures, "{}", render_report(&report, 100, false));
         }
     }
-    assert!(failures.is_empty(), "examples do not decode cleanly:\n{failures}");
+    assert!(
+        failures.is_empty(),
+        "examples do not decode cleanly:\n{failures}"
+    );
 }
 
 // ---- d: every enum value of the schema is one the decoder takes -------------------------------
@@ -719,12 +764,11 @@ fn place(schema: &Schema, nodes: &mut Vec<Built>, parent: &str, path: &str, leaf
             } else {
                 format!("{parent}.{head}")
             };
-            let i = match nodes.iter().position(|n| n.name == head) {
-                Some(i) => i,
-                None => {
-                    nodes.push(skeleton(schema, &full));
-                    nodes.len() - 1
-                }
+            let i = if let Some(i) = nodes.iter().position(|n| n.name == head) {
+                i
+            } else {
+                nodes.push(skeleton(schema, &full));
+                nodes.len() - 1
             };
             place(schema, &mut nodes[i].children, &full, rest, leaf);
         }
@@ -786,9 +830,19 @@ fn spec_with(schema: &Schema, path: &str, prop: Option<&str>, value: &str) -> St
             entries.push(format!("{name}={}", sample(p)));
         }
     }
+    // A property that is only valid beside another one.
+    if (path, prop) == ("vm.cpu.pin", Some("reserve")) {
+        entries.push("policy=\"auto\"".to_owned());
+    }
     let leaf_name = path.rsplit('.').next().unwrap_or(path);
     let mut nodes = minimal_spec();
-    place(schema, &mut nodes, "", path, Built::new(leaf_name, &entries.join(" ")));
+    place(
+        schema,
+        &mut nodes,
+        "",
+        path,
+        Built::new(leaf_name, &entries.join(" ")),
+    );
     let mut out = String::new();
     for n in &nodes {
         n.render(&mut out);
@@ -842,6 +896,47 @@ fn enum_values_in_schema_are_accepted_by_the_decoder() {
     assert!(
         failures.is_empty(),
         "schema enums and the decoder disagree:\n\n{}",
+        failures.join("\n\n")
+    );
+}
+
+/// Integer ranges in the schema are the decoder's: both ends accepted, one step past each refused.
+#[test]
+fn integer_ranges_in_schema_are_the_decoders() {
+    let schema = load_schema();
+    let mut failures = Vec::new();
+    let mut tried = 0;
+    for (path, node) in &schema.nodes {
+        let slots = node
+            .arg
+            .iter()
+            .map(|a| (None, a))
+            .chain(node.props.iter().map(|(n, p)| (Some(n.as_str()), p)));
+        for (prop, def) in slots.filter(|(_, d)| d.ty == "integer") {
+            let (Some(min), Some(max)) = (def.min, def.max) else {
+                failures.push(format!("{path} {prop:?}: an integer without min and max"));
+                continue;
+            };
+            tried += 1;
+            for (value, ok) in [(min, true), (max, true), (min - 1, false), (max + 1, false)] {
+                let text = spec_with(&schema, path, prop, &value.to_string());
+                let (spec, diags) = passplan::spec::parse(&text);
+                let invalid = diags.iter().any(|d| d.code.0 == "spec/invalid-value");
+                if ok != spec.is_some() || ok == invalid {
+                    let report = Report::new("int.kdl", &text, diags.sorted());
+                    failures.push(format!(
+                        "{path} {prop:?} = {value}: the schema says {}, the decoder disagrees:\n{text}{}",
+                        if ok { "valid" } else { "invalid" },
+                        render_report(&report, 100, false)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(tried >= 8, "only {tried} integers were tried");
+    assert!(
+        failures.is_empty(),
+        "schema integer ranges and the decoder disagree:\n\n{}",
         failures.join("\n\n")
     );
 }
@@ -909,7 +1004,10 @@ fn host_json_matches_schema() {
         "passplan host --json does not fit schema/host.schema.json:\n{failures}"
     );
     if crate_dir().join("examples/workstation/root").is_dir() {
-        assert!(checked >= 1, "examples/workstation/root exists but was not checked");
+        assert!(
+            checked >= 1,
+            "examples/workstation/root exists but was not checked"
+        );
     }
 }
 
@@ -956,6 +1054,9 @@ fn sample_host_json() -> serde_json::Value {
     })
 }
 
+/// A change to a host document that the schema must refuse.
+type Edit = fn(&mut serde_json::Value);
+
 #[test]
 fn host_schema_takes_the_documented_shape_and_refuses_drift() {
     let good = sample_host_json();
@@ -967,7 +1068,6 @@ fn host_schema_takes_the_documented_shape_and_refuses_drift() {
     nulls["boot"]["configured_cmdline"] = serde_json::Value::Null;
     assert_eq!(host_schema_errors(&nulls), Vec::<String>::new());
 
-    type Edit = fn(&mut serde_json::Value);
     let edits: &[(&str, Edit)] = &[
         ("cpus[].core renamed", |v| {
             let c = v["cpus"][0].as_object_mut().expect("object");
@@ -978,7 +1078,9 @@ fn host_schema_takes_the_documented_shape_and_refuses_drift() {
         ("format_version dropped", |v| {
             v.as_object_mut().expect("object").remove("format_version");
         }),
-        ("top-level field added", |v| v["pci"] = serde_json::json!({})),
+        ("top-level field added", |v| {
+            v["pci"] = serde_json::json!({});
+        }),
         ("device address short form", |v| {
             v["iommu_groups"][0]["devices"][0]["address"] = "0d:00.0".into();
         }),
@@ -991,16 +1093,28 @@ fn host_schema_takes_the_documented_shape_and_refuses_drift() {
                 .expect("object")
                 .remove("driver");
         }),
-        ("siblings as a string", |v| v["cpus"][0]["siblings"] = "0,12".into()),
-        ("kind in another case", |v| v["cpus"][0]["kind"] = "Uniform".into()),
+        ("siblings as a string", |v| {
+            v["cpus"][0]["siblings"] = "0,12".into();
+        }),
+        ("kind in another case", |v| {
+            v["cpus"][0]["kind"] = "Uniform".into();
+        }),
         ("vfio_pci snake case", |v| v["vfio_pci"] = "built_in".into()),
-        ("memory total as text", |v| v["memory"]["total"] = "32GiB".into()),
-        ("isolation unknown word", |v| v["gpus"][0]["isolation"] = "partial".into()),
-        ("usb id uppercase", |v| v["usb"][0]["id"] = "046D:C52B".into()),
+        ("memory total as text", |v| {
+            v["memory"]["total"] = "32GiB".into();
+        }),
+        ("isolation unknown word", |v| {
+            v["gpus"][0]["isolation"] = "partial".into();
+        }),
+        ("usb id uppercase", |v| {
+            v["usb"][0]["id"] = "046D:C52B".into();
+        }),
         ("cpufreq key not a number", |v| {
             v["cpufreq"]["current"]["cpu0"] = "performance".into();
         }),
-        ("boot loader unknown", |v| v["boot"]["loader"] = "lilo".into()),
+        ("boot loader unknown", |v| {
+            v["boot"]["loader"] = "lilo".into();
+        }),
         ("token field added", |v| {
             v["boot"]["configured_cmdline"]["tokens"][0]["raw"] = "quiet".into();
         }),
