@@ -1138,3 +1138,21 @@ fn host_schema_takes_the_documented_shape_and_refuses_drift() {
         "host.schema.json accepts documents it must refuse: {accepted:?}"
     );
 }
+
+// ---- docs/spec.md lists every diagnostic code -------------------------------------------------
+
+#[test]
+fn docs_list_every_code() {
+    let docs = read(&crate_dir().join("docs/spec.md"));
+    let codes = passplan::diag::CODES
+        .iter()
+        .map(|c| c.code.0)
+        .chain(passplan::check::rules::RULES.iter().map(|r| r.code.0));
+    let missing: Vec<&str> = codes
+        .filter(|c| !docs.contains(&format!("| `{c}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/spec.md's code tables lack: {missing:?}"
+    );
+}
