@@ -1,7 +1,9 @@
-//! The single integration-test binary: one `mod` per area, shared helpers in `support`.
+//! The single integration-test binary (`cargo test --test it`): one `mod` per area, shared
+//! helpers in `support`.
 
 mod support;
 
-mod examples;
 mod check_rules;
+mod examples;
+mod schema;
 mod spec_diagnostics;
