@@ -266,18 +266,24 @@ impl Decoder {
         }
     }
 
-    fn integer(&mut self, entry: &KdlEntry, what: &str, max: u64) -> Option<Spanned<u64>> {
+    fn integer(
+        &mut self,
+        entry: &KdlEntry,
+        what: &str,
+        min: u64,
+        max: u64,
+    ) -> Option<Spanned<u64>> {
         match entry.value() {
-            KdlValue::Integer(n) if *n >= 0 && u64::try_from(*n).is_ok_and(|n| n <= max) => {
-                Some(Spanned::new(u64::try_from(*n).unwrap_or(0), entry.span()))
+            KdlValue::Integer(n) if u64::try_from(*n).is_ok_and(|n| (min..=max).contains(&n)) => {
+                Some(Spanned::new(u64::try_from(*n).unwrap_or(min), entry.span()))
             }
             KdlValue::Integer(n) => {
                 self.error(
                     diag::codes::INVALID_VALUE,
                     entry.span(),
-                    format!("{what} must be between 0 and {max}, not {n}"),
+                    format!("{what} must be between {min} and {max}, not {n}"),
                     "out of range",
-                    format!("write {what} as a whole number up to {max}"),
+                    format!("write {what} as a whole number from {min} to {max}"),
                 );
                 None
             }
@@ -294,8 +300,14 @@ impl Decoder {
         }
     }
 
-    fn u32_value(&mut self, entry: &KdlEntry, what: &str, max: u32) -> Option<Spanned<u32>> {
-        let n = self.integer(entry, what, u64::from(max))?;
+    fn u32_value(
+        &mut self,
+        entry: &KdlEntry,
+        what: &str,
+        min: u32,
+        max: u32,
+    ) -> Option<Spanned<u32>> {
+        let n = self.integer(entry, what, u64::from(min), u64::from(max))?;
         Some(Spanned::new(u32::try_from(n.value).unwrap_or(max), n.span))
     }
 
@@ -438,7 +450,7 @@ impl Decoder {
     }
 
     fn host(&mut self, at: &At<'_>) -> HostBlock {
-        let name = at.arg(0).and_then(|e| self.string(e, "host name"));
+        let name = self.name_arg(at, "host name");
         let boot = self
             .child(at, "boot")
             .map(|b| self.boot(&b))
@@ -563,7 +575,7 @@ impl Decoder {
                 .and_then(|e| self.parsed::<ByteSize>(e, "page size"));
             let count = h
                 .prop("count")
-                .and_then(|e| self.integer(e, "page count", 1 << 32));
+                .and_then(|e| self.integer(e, "page count", 1, 1 << 32));
             match (size, count) {
                 (Some(size), Some(count)) => boot.hugepages = Some(BootHugepages { size, count }),
                 _ => {
@@ -740,8 +752,9 @@ impl Decoder {
                 );
             }
         }
+        // The grammar has `handoff` under `gpu` only, so a `device` never gets here.
         let handoff = if let Some(h) = self.child(at, "handoff") {
-            if is_gpu {
+            {
                 let _ = h
                     .arg(0)
                     .and_then(|e| self.choice(e, "handoff", &[("single-gpu", ())]));
@@ -766,8 +779,6 @@ impl Decoder {
                     span: h.span(),
                     display_manager,
                 })
-            } else {
-                None
             }
         } else {
             None
@@ -1024,36 +1035,20 @@ impl Decoder {
         let mut sockets = Spanned::new(1, at.span());
         match self.child(at, "vcpus") {
             Some(v) => {
-                vcpus = v.arg(0).and_then(|e| self.u32_value(e, "vCPU count", 4096));
+                vcpus = v
+                    .arg(0)
+                    .and_then(|e| self.u32_value(e, "vCPU count", 1, 4096));
                 if let Some(t) = v
                     .prop("threads")
-                    .and_then(|e| self.u32_value(e, "threads per core", 16))
+                    .and_then(|e| self.u32_value(e, "threads per core", 1, 16))
                 {
                     threads = t;
                 }
                 if let Some(s) = v
                     .prop("sockets")
-                    .and_then(|e| self.u32_value(e, "sockets", 64))
+                    .and_then(|e| self.u32_value(e, "sockets", 1, 64))
                 {
                     sockets = s;
-                }
-                for n in [
-                    &vcpus.as_ref().map(|v| (v.value, v.span)),
-                    &Some((threads.value, threads.span)),
-                    &Some((sockets.value, sockets.span)),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    if n.0 == 0 {
-                        self.error(
-                            diag::codes::INVALID_VALUE,
-                            n.1,
-                            "this must be at least 1",
-                            "zero",
-                            "write a count of 1 or more",
-                        );
-                    }
                 }
             }
             None => self.error(
@@ -1071,7 +1066,7 @@ impl Decoder {
         let iothreads = self.child(at, "iothreads").and_then(|i| {
             let count = i
                 .arg(0)
-                .and_then(|e| self.u32_value(e, "I/O thread count", 64))?;
+                .and_then(|e| self.u32_value(e, "I/O thread count", 1, 64))?;
             let cpus = i.prop("cpus").and_then(|e| self.cpuset(e, "CPU list"));
             Some(IoThreads { count, cpus })
         });
@@ -1187,7 +1182,7 @@ impl Decoder {
         if let Some(e) = at.prop("policy") {
             let policy = self.choice(e, "pin policy", &[("auto", ())])?;
             let reserve = match at.prop("reserve") {
-                Some(r) => self.u32_value(r, "reserved cores", 4096)?.value,
+                Some(r) => self.u32_value(r, "reserved cores", 0, 4096)?.value,
                 None => 1,
             };
             return Some(Spanned::new(Pin::Auto { reserve }, policy.span));
@@ -1234,10 +1229,10 @@ impl Decoder {
         let format = word(self, "format", "image format", &["raw", "qcow2"]);
         let queues = at
             .prop("queues")
-            .and_then(|e| self.u32_value(e, "queue count", 256));
+            .and_then(|e| self.u32_value(e, "queue count", 1, 256));
         let iothread = at
             .prop("iothread")
-            .and_then(|e| self.u32_value(e, "I/O thread number", 64));
+            .and_then(|e| self.u32_value(e, "I/O thread number", 1, 64));
         Some(Disk {
             path,
             bus,
@@ -1455,6 +1450,47 @@ impl Decoder {
                         r.span,
                         format!("no gpu or device is named `{}`", r.value),
                         "unknown device",
+                        help,
+                    );
+                }
+            }
+            let mut listed: Vec<&str> = Vec::new();
+            for r in vm.device_refs() {
+                if listed.contains(&r.value.as_str()) {
+                    self.error(
+                        diag::codes::CONFLICT,
+                        r.span,
+                        format!("`{}` is given to VM `{}` twice", r.value, vm.name.value),
+                        "given again",
+                        "list each device once",
+                    );
+                }
+                listed.push(&r.value);
+            }
+            for r in &vm.usb_controllers {
+                if spec.device(&r.value).is_some_and(|d| d.is_gpu) {
+                    self.error(
+                        diag::codes::CONFLICT,
+                        r.span,
+                        format!("`{}` is a gpu, not a USB controller", r.value),
+                        "a GPU",
+                        "pass GPUs with `passthrough`; declare USB controllers with `device`",
+                    );
+                }
+            }
+            let iothreads = vm.cpu.iothreads.as_ref().map_or(0, |i| i.count.value);
+            for disk in &vm.disks {
+                if let Some(n) = disk.iothread.as_ref().filter(|n| n.value > iothreads) {
+                    let help = if iothreads == 0 {
+                        "declare I/O threads: cpu { iothreads 1 }".to_owned()
+                    } else {
+                        format!("I/O threads are numbered 1 to {iothreads}")
+                    };
+                    self.error(
+                        diag::codes::UNKNOWN_REFERENCE,
+                        n.span,
+                        format!("VM `{}` has no I/O thread {}", vm.name.value, n.value),
+                        "no such I/O thread",
                         help,
                     );
                 }

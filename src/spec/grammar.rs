@@ -306,7 +306,7 @@ pub const GRAMMAR: &[NodeDef] = &[
     },
     NodeDef {
         path: "vm.smbios",
-        args: "host|none",
+        args: "host|none?",
         props: &[],
         repeatable: false,
         doc: "SMBIOS identity: copied from the host, explicit values (children), or none.",

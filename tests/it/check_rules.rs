@@ -34,7 +34,9 @@ struct Found {
 
 impl Found {
     fn has(&self, code: &str, severity: Severity) -> bool {
-        self.findings.iter().any(|(c, s)| c == code && *s == severity)
+        self.findings
+            .iter()
+            .any(|(c, s)| c == code && *s == severity)
     }
 
     fn codes(&self) -> Vec<&str> {
@@ -47,25 +49,39 @@ fn check(host: &FakeHost, spec: &str) -> Found {
     let (decoded, mut diags) = passplan::spec::parse(spec);
     let decoded = decoded.unwrap_or_else(|| {
         let report = Report::new("host.kdl", spec, diags.sorted());
-        panic!("test spec does not decode:\n{}", render_report(&report, 100, false))
+        panic!(
+            "test spec does not decode:\n{}",
+            render_report(&report, 100, false)
+        )
     });
     let facts = passplan::host::discover(root.path()).expect("discover the fake host");
     let (_, found) = passplan::check::check(decoded, facts);
     diags.extend(found);
-    let findings = diags.iter().map(|d| (d.code.0.to_owned(), d.severity)).collect();
+    let findings = diags
+        .iter()
+        .map(|d| (d.code.0.to_owned(), d.severity))
+        .collect();
     let rendered = render_report(&Report::new("host.kdl", spec, diags.sorted()), 100, false);
     Found { findings, rendered }
 }
 
 /// Edit the workstation spec: replace `from` (which must occur) with `to`.
 fn edit(from: &str, to: &str) -> String {
-    assert!(WORKSTATION.contains(from), "the base spec contains {from:?}");
+    assert!(
+        WORKSTATION.contains(from),
+        "the base spec contains {from:?}"
+    );
     WORKSTATION.replacen(from, to, 1)
 }
 
 /// Assert the case reports `code` at `severity`, and snapshot the report under the code's name.
 fn expect(found: &Found, code: &str, severity: Severity) {
-    assert!(found.has(code, severity), "expected {code} ({severity:?}), got {:?}\n{}", found.findings, found.rendered);
+    assert!(
+        found.has(code, severity),
+        "expected {code} ({severity:?}), got {:?}\n{}",
+        found.findings,
+        found.rendered
+    );
     let name = code.replace('/', "__");
     insta::with_settings!({ snapshot_path => "snapshots/rules", prepend_module_to_snapshot => false, omit_expression => true }, {
         insta::assert_snapshot!(name, found.rendered);
@@ -74,12 +90,21 @@ fn expect(found: &Found, code: &str, severity: Severity) {
 
 #[test]
 fn the_examples_check_clean_against_their_own_hosts() {
-    let cases = [("workstation", workstation()), ("seed-001", seed001()), ("seed-003", seed003()), ("seed-004", seed004())];
+    let cases = [
+        ("workstation", workstation()),
+        ("seed-001", seed001()),
+        ("seed-003", seed003()),
+        ("seed-004", seed004()),
+    ];
     for (name, host) in cases {
         let path = format!("{}/examples/{name}/host.kdl", env!("CARGO_MANIFEST_DIR"));
         let spec = std::fs::read_to_string(&path).unwrap();
         let found = check(&host, &spec);
-        let errors: Vec<&(String, Severity)> = found.findings.iter().filter(|(_, s)| *s == Severity::Error).collect();
+        let errors: Vec<&(String, Severity)> = found
+            .findings
+            .iter()
+            .filter(|(_, s)| *s == Severity::Error)
+            .collect();
         assert!(errors.is_empty(), "{name}: {errors:?}\n{}", found.rendered);
     }
 }
@@ -87,14 +112,29 @@ fn the_examples_check_clean_against_their_own_hosts() {
 #[test]
 fn the_workstation_warns_only_about_its_amd_iommu_on() {
     let found = check(&workstation(), WORKSTATION);
-    assert_eq!(found.codes(), vec!["cmdline/known-wrong"], "{}", found.rendered);
+    assert_eq!(
+        found.codes(),
+        vec!["cmdline/known-wrong"],
+        "{}",
+        found.rendered
+    );
 }
 
 #[test]
 fn host_no_virtualization() {
     let mut host = workstation();
-    host.cpuinfo.flags = host.cpuinfo.flags.split(' ').filter(|f| *f != "svm").collect::<Vec<_>>().join(" ");
-    expect(&check(&host, WORKSTATION), "host/no-virtualization", Severity::Error);
+    host.cpuinfo.flags = host
+        .cpuinfo
+        .flags
+        .split(' ')
+        .filter(|f| *f != "svm")
+        .collect::<Vec<_>>()
+        .join(" ");
+    expect(
+        &check(&host, WORKSTATION),
+        "host/no-virtualization",
+        Severity::Error,
+    );
 }
 
 #[test]
@@ -111,10 +151,17 @@ fn host_iommu_off_is_pending_when_the_spec_turns_it_on() {
         pci.group = None;
     }
     host.cmdline = host.cmdline.replace("intel_iommu=on", "");
-    let spec = std::fs::read_to_string(format!("{}/examples/seed-001/host.kdl", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let spec = std::fs::read_to_string(format!(
+        "{}/examples/seed-001/host.kdl",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     let found = check(&host, &spec);
     expect(&found, "host/iommu-off", Severity::Notice);
-    assert!(!found.codes().contains(&"iommu/group-incomplete"), "group checks wait for the IOMMU");
+    assert!(
+        !found.codes().contains(&"iommu/group-incomplete"),
+        "group checks wait for the IOMMU"
+    );
 }
 
 #[test]
@@ -123,21 +170,39 @@ fn host_iommu_off_is_an_error_when_the_spec_leaves_it_off() {
     for pci in &mut host.pci {
         pci.group = None;
     }
-    let spec = edit(r#"boot { loader "kernelstub"; iommu mode="pt" }"#, r#"boot { loader "kernelstub" }"#);
+    let spec = edit(
+        r#"boot { loader "kernelstub"; iommu mode="pt" }"#,
+        r#"boot { loader "kernelstub" }"#,
+    );
     let found = check(&host, &spec);
-    assert!(found.has("host/iommu-off", Severity::Error), "{}", found.rendered);
-    assert!(found.rendered.contains("AMD-Vi"), "an AMD host is told to look in the firmware");
+    assert!(
+        found.has("host/iommu-off", Severity::Error),
+        "{}",
+        found.rendered
+    );
+    assert!(
+        found.rendered.contains("AMD-Vi"),
+        "an AMD host is told to look in the firmware"
+    );
 }
 
 #[test]
 fn boot_loader_mismatch() {
-    expect(&check(&workstation(), &edit(r#"loader "kernelstub""#, r#"loader "grub""#)), "boot/loader-mismatch", Severity::Warning);
+    expect(
+        &check(
+            &workstation(),
+            &edit(r#"loader "kernelstub""#, r#"loader "grub""#),
+        ),
+        "boot/loader-mismatch",
+        Severity::Warning,
+    );
 }
 
 #[test]
 fn cmdline_known_wrong() {
     let mut host = workstation();
-    host.cmdline.push_str(" rcb_nocbs=6-11 vfio-pci.ids=10de:2206 vfio-pci.ids=10de:1aef");
+    host.cmdline
+        .push_str(" rcb_nocbs=6-11 vfio-pci.ids=10de:2206 vfio-pci.ids=10de:1aef");
     let found = check(&host, WORKSTATION);
     expect(&found, "cmdline/known-wrong", Severity::Warning);
     for needle in ["amd_iommu=on", "rcu_nocbs", "only one of them"] {
@@ -147,32 +212,73 @@ fn cmdline_known_wrong() {
 
 #[test]
 fn device_absent_says_where_the_card_went() {
-    let found = check(&workstation(), &edit(r#"pci "0d:00.0" id="10de:2206""#, r#"pci "0e:01.0" id="10de:2206""#));
+    let found = check(
+        &workstation(),
+        &edit(
+            r#"pci "0d:00.0" id="10de:2206""#,
+            r#"pci "0e:01.0" id="10de:2206""#,
+        ),
+    );
     expect(&found, "device/absent", Severity::Error);
-    assert!(found.rendered.contains("0d:00.0"), "the help names the card's real address");
+    assert!(
+        found.rendered.contains("0d:00.0"),
+        "the help names the card's real address"
+    );
 }
 
 #[test]
 fn device_mismatch() {
-    expect(&check(&workstation(), &edit(r#"pci "04:00.0" id="144d:a808""#, r#"pci "04:00.0" id="1987:5012""#)), "device/mismatch", Severity::Error);
+    expect(
+        &check(
+            &workstation(),
+            &edit(
+                r#"pci "04:00.0" id="144d:a808""#,
+                r#"pci "04:00.0" id="1987:5012""#,
+            ),
+        ),
+        "device/mismatch",
+        Severity::Error,
+    );
 }
 
 #[test]
 fn device_not_a_gpu() {
-    let found = check(&workstation(), &edit(r#"pci "0d:00.0" id="10de:2206""#, r#"pci "0d:00.1""#));
+    let found = check(
+        &workstation(),
+        &edit(r#"pci "0d:00.0" id="10de:2206""#, r#"pci "0d:00.1""#),
+    );
     expect(&found, "device/not-a-gpu", Severity::Error);
-    assert!(found.rendered.contains(r#"pci "0d:00.0""#), "the help names the display function");
+    assert!(
+        found.rendered.contains(r#"pci "0d:00.0""#),
+        "the help names the display function"
+    );
 }
 
 #[test]
 fn device_host_gpu_passed() {
-    expect(&check(&workstation(), &edit(r#"passthrough "rtx3080" "guest-nvme""#, r#"passthrough "rtx3080" "rx5700" "guest-nvme""#)), "device/host-gpu-passed", Severity::Error);
+    expect(
+        &check(
+            &workstation(),
+            &edit(
+                r#"passthrough "rtx3080" "guest-nvme""#,
+                r#"passthrough "rtx3080" "rx5700" "guest-nvme""#,
+            ),
+        ),
+        "device/host-gpu-passed",
+        Severity::Error,
+    );
 }
 
 #[test]
 fn device_assigned_twice() {
-    let spec = format!("{WORKSTATION}vm \"linux\" {{\n    memory \"8GiB\"\n    cpu {{ vcpus 2 }}\n    passthrough \"rtx3080\"\n}}\n");
-    expect(&check(&workstation(), &spec), "device/assigned-twice", Severity::Warning);
+    let spec = format!(
+        "{WORKSTATION}vm \"linux\" {{\n    memory \"8GiB\"\n    cpu {{ vcpus 2 }}\n    passthrough \"rtx3080\"\n}}\n"
+    );
+    expect(
+        &check(&workstation(), &spec),
+        "device/assigned-twice",
+        Severity::Warning,
+    );
 }
 
 #[test]
@@ -187,9 +293,17 @@ fn iommu_group_incomplete_names_the_others() {
 #[test]
 fn a_bridge_in_the_group_does_not_make_it_incomplete() {
     // Seed 001: the 2080 Ti shares group 1 with its root port 00:01.0.
-    let spec = std::fs::read_to_string(format!("{}/examples/seed-001/host.kdl", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let spec = std::fs::read_to_string(format!(
+        "{}/examples/seed-001/host.kdl",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     let found = check(&seed001(), &spec);
-    assert!(!found.codes().contains(&"iommu/group-incomplete"), "{}", found.rendered);
+    assert!(
+        !found.codes().contains(&"iommu/group-incomplete"),
+        "{}",
+        found.rendered
+    );
 }
 
 #[test]
@@ -199,7 +313,10 @@ fn iommu_host_gpu_shares_group() {
     host.pci_mut("0c:00.1").group = Some(32);
     let found = check(&host, WORKSTATION);
     expect(&found, "iommu/host-gpu-shares-group", Severity::Error);
-    assert!(!found.codes().contains(&"iommu/group-incomplete"), "reported once, as the host-GPU case");
+    assert!(
+        !found.codes().contains(&"iommu/group-incomplete"),
+        "reported once, as the host-GPU case"
+    );
 }
 
 #[test]
@@ -207,45 +324,87 @@ fn display_boot_gpu_to_guest() {
     let mut host = workstation();
     host.pci_mut("0c:00.0").boot_vga = Some(false);
     host.pci_mut("0d:00.0").boot_vga = Some(true);
-    expect(&check(&host, WORKSTATION), "display/boot-gpu-to-guest", Severity::Warning);
+    expect(
+        &check(&host, WORKSTATION),
+        "display/boot-gpu-to-guest",
+        Severity::Warning,
+    );
 }
 
 #[test]
 fn display_none_left_without_handoff() {
-    let spec = std::fs::read_to_string(format!("{}/examples/seed-004/host.kdl", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let spec = std::fs::read_to_string(format!(
+        "{}/examples/seed-004/host.kdl",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     let spec = spec.replace("handoff \"single-gpu\"", "");
-    expect(&check(&seed004(), &spec), "display/none-left", Severity::Error);
+    expect(
+        &check(&seed004(), &spec),
+        "display/none-left",
+        Severity::Error,
+    );
 }
 
 #[test]
 fn storage_in_use() {
-    let found = check(&workstation(), &edit(r#"pci "04:00.0" id="144d:a808""#, r#"pci "01:00.0" id="144d:a808""#));
+    let found = check(
+        &workstation(),
+        &edit(
+            r#"pci "04:00.0" id="144d:a808""#,
+            r#"pci "01:00.0" id="144d:a808""#,
+        ),
+    );
     expect(&found, "storage/in-use", Severity::Error);
     assert!(found.rendered.contains("root filesystem"));
 }
 
 #[test]
 fn binding_ids_ambiguous_by_ids_is_an_error() {
-    let spec = edit(r#"device "guest-nvme" { pci "04:00.0" id="144d:a808" }"#, r#"device "guest-nvme" { pci "04:00.0" id="144d:a808"; bind "boot" by="ids" }"#);
-    expect(&check(&workstation(), &spec), "binding/ids-ambiguous", Severity::Error);
+    let spec = edit(
+        r#"device "guest-nvme" { pci "04:00.0" id="144d:a808" }"#,
+        r#"device "guest-nvme" { pci "04:00.0" id="144d:a808"; bind "boot" by="ids" }"#,
+    );
+    expect(
+        &check(&workstation(), &spec),
+        "binding/ids-ambiguous",
+        Severity::Error,
+    );
 }
 
 #[test]
 fn binding_ids_ambiguous_by_auto_falls_back_to_the_address() {
-    let spec = edit(r#"device "guest-nvme" { pci "04:00.0" id="144d:a808" }"#, r#"device "guest-nvme" { pci "04:00.0" id="144d:a808"; bind "boot" }"#);
+    let spec = edit(
+        r#"device "guest-nvme" { pci "04:00.0" id="144d:a808" }"#,
+        r#"device "guest-nvme" { pci "04:00.0" id="144d:a808"; bind "boot" }"#,
+    );
     let found = check(&workstation(), &spec);
-    assert!(found.has("binding/ids-ambiguous", Severity::Notice), "{}", found.rendered);
+    assert!(
+        found.has("binding/ids-ambiguous", Severity::Notice),
+        "{}",
+        found.rendered
+    );
 }
 
 #[test]
 fn usb_absent() {
-    expect(&check(&workstation(), &edit(r#"usb "046d:c52b""#, r#"usb "046d:c52c""#)), "usb/absent", Severity::Warning);
+    expect(
+        &check(
+            &workstation(),
+            &edit(r#"usb "046d:c52b""#, r#"usb "046d:c52c""#),
+        ),
+        "usb/absent",
+        Severity::Warning,
+    );
 }
 
 #[test]
 fn cpu_pin_unknown_and_offline() {
     let mut host = seed004();
-    host.cpus.iter_mut().filter(|c| c.id == 7).for_each(|c| c.online = false);
+    host.cpus
+        .iter_mut()
+        .filter(|c| c.id == 7)
+        .for_each(|c| c.online = false);
     let spec = "vm \"v\" {\n    memory \"8GiB\"\n    cpu { vcpus 4; pin cpus=\"7,20,21,22\"; emulator \"0\" }\n}\n";
     let found = check(&host, spec);
     expect(&found, "cpu/pin-unknown", Severity::Error);
@@ -254,30 +413,70 @@ fn cpu_pin_unknown_and_offline() {
 
 #[test]
 fn cpu_pin_duplicate() {
-    expect(&check(&workstation(), &edit(r#"pin cores="6-11""#, r#"pin cpus="6,18,7,19,8,20,9,21,10,22,11,18""#)), "cpu/pin-duplicate", Severity::Error);
+    expect(
+        &check(
+            &workstation(),
+            &edit(
+                r#"pin cores="6-11""#,
+                r#"pin cpus="6,18,7,19,8,20,9,21,10,22,11,18""#,
+            ),
+        ),
+        "cpu/pin-duplicate",
+        Severity::Error,
+    );
 }
 
 #[test]
 fn cpu_vcpu_count() {
-    expect(&check(&workstation(), &edit("vcpus 12 threads=2", "vcpus 8 threads=2")), "cpu/vcpu-count", Severity::Error);
+    expect(
+        &check(
+            &workstation(),
+            &edit("vcpus 12 threads=2", "vcpus 8 threads=2"),
+        ),
+        "cpu/vcpu-count",
+        Severity::Error,
+    );
 }
 
 #[test]
 fn cpu_core_split() {
-    let spec = edit("vcpus 12 threads=2", "vcpus 6 threads=1").replace(r#"pin cores="6-11""#, r#"pin cpus="6,7,8,9,10,11""#);
-    expect(&check(&workstation(), &spec), "cpu/core-split", Severity::Warning);
+    let spec = edit("vcpus 12 threads=2", "vcpus 6 threads=1")
+        .replace(r#"pin cores="6-11""#, r#"pin cpus="6,7,8,9,10,11""#);
+    expect(
+        &check(&workstation(), &spec),
+        "cpu/core-split",
+        Severity::Warning,
+    );
 }
 
 #[test]
 fn cpu_overlap() {
-    expect(&check(&workstation(), &edit(r#"emulator "0-3""#, r#"emulator "0-3,18""#)), "cpu/overlap", Severity::Warning);
+    expect(
+        &check(
+            &workstation(),
+            &edit(r#"emulator "0-3""#, r#"emulator "0-3,18""#),
+        ),
+        "cpu/overlap",
+        Severity::Warning,
+    );
 }
 
 #[test]
 fn cpu_cross_numa() {
     let mut host = workstation();
     let half = host.memory.total_kb / 2;
-    host.numa_nodes = vec![FakeNode { id: 0, mem_total_kb: half, mem_free_kb: half / 2 }, FakeNode { id: 1, mem_total_kb: half, mem_free_kb: half / 2 }];
+    host.numa_nodes = vec![
+        FakeNode {
+            id: 0,
+            mem_total_kb: half,
+            mem_free_kb: half / 2,
+        },
+        FakeNode {
+            id: 1,
+            mem_total_kb: half,
+            mem_free_kb: half / 2,
+        },
+    ];
     for cpu in &mut host.cpus {
         cpu.node = Some(u32::from(cpu.id % 12 >= 6));
     }
@@ -287,42 +486,90 @@ fn cpu_cross_numa() {
 
 #[test]
 fn cpu_cross_l3() {
-    let spec = edit("vcpus 12 threads=2", "vcpus 6 threads=2").replace(r#"pin cores="6-11""#, r#"pin cores="4-6""#);
-    expect(&check(&workstation(), &spec), "cpu/cross-l3", Severity::Warning);
+    let spec = edit("vcpus 12 threads=2", "vcpus 6 threads=2")
+        .replace(r#"pin cores="6-11""#, r#"pin cores="4-6""#);
+    expect(
+        &check(&workstation(), &spec),
+        "cpu/cross-l3",
+        Severity::Warning,
+    );
 }
 
 #[test]
 fn cpu_cross_l3_is_quiet_when_the_vm_cannot_fit_one_domain() {
     let found = check(&workstation(), WORKSTATION);
-    assert!(!found.codes().contains(&"cpu/cross-l3"), "12 vCPUs cannot fit a 6-CPU CCX");
+    assert!(
+        !found.codes().contains(&"cpu/cross-l3"),
+        "12 vCPUs cannot fit a 6-CPU CCX"
+    );
 }
 
 #[test]
 fn cpu_governor_unavailable() {
-    expect(&check(&workstation(), &edit(r#"governor "performance""#, r#"governor "turbo""#)), "cpu/governor-unavailable", Severity::Warning);
+    expect(
+        &check(
+            &workstation(),
+            &edit(r#"governor "performance""#, r#"governor "turbo""#),
+        ),
+        "cpu/governor-unavailable",
+        Severity::Warning,
+    );
 }
 
 #[test]
 fn memory_page_multiple() {
-    let found = check(&workstation(), &edit(r#"memory "16GiB" hugepages="dynamic""#, r#"memory "12800MiB" hugepages="dynamic" page-size="1GiB""#));
+    let found = check(
+        &workstation(),
+        &edit(
+            r#"memory "16GiB" hugepages="dynamic""#,
+            r#"memory "12800MiB" hugepages="dynamic" page-size="1GiB""#,
+        ),
+    );
     expect(&found, "memory/page-multiple", Severity::Error);
     assert!(found.rendered.contains("\"12GiB\" or \"13GiB\""));
 }
 
 #[test]
 fn memory_page_size_unsupported() {
-    expect(&check(&workstation(), &edit(r#"hugepages="dynamic""#, r#"hugepages="dynamic" page-size="16MiB""#)), "memory/page-size-unsupported", Severity::Error);
+    expect(
+        &check(
+            &workstation(),
+            &edit(
+                r#"hugepages="dynamic""#,
+                r#"hugepages="dynamic" page-size="16MiB""#,
+            ),
+        ),
+        "memory/page-size-unsupported",
+        Severity::Error,
+    );
 }
 
 #[test]
 fn memory_static_too_large() {
-    expect(&check(&workstation(), &edit(r#"memory "16GiB" hugepages="dynamic""#, r#"memory "30GiB" hugepages="static""#)), "memory/static-too-large", Severity::Error);
+    expect(
+        &check(
+            &workstation(),
+            &edit(
+                r#"memory "16GiB" hugepages="dynamic""#,
+                r#"memory "30GiB" hugepages="static""#,
+            ),
+        ),
+        "memory/static-too-large",
+        Severity::Error,
+    );
 }
 
 #[test]
 fn hyperv_vendor_id_length() {
-    let spec = edit(r#"usb "046d:c52b""#, "usb \"046d:c52b\"\n    hyperv vendor-id=\"my-very-own-hypervisor\"");
-    expect(&check(&workstation(), &spec), "hyperv/vendor-id-length", Severity::Error);
+    let spec = edit(
+        r#"usb "046d:c52b""#,
+        "usb \"046d:c52b\"\n    hyperv vendor-id=\"my-very-own-hypervisor\"",
+    );
+    expect(
+        &check(&workstation(), &spec),
+        "hyperv/vendor-id-length",
+        Severity::Error,
+    );
 }
 
 #[test]
@@ -330,13 +577,23 @@ fn every_rule_has_a_failing_case_here() {
     let source = include_str!("check_rules.rs");
     for rule in passplan::check::rules::RULES {
         let name = rule.code.0;
-        assert!(source.contains(&format!("\"{name}\"")), "no test case for {name}");
+        assert!(
+            source.contains(&format!("\"{name}\"")),
+            "no test case for {name}"
+        );
     }
 }
 
 #[test]
 fn seed_003_binds_its_gtx970_by_ids() {
-    let spec = std::fs::read_to_string(format!("{}/examples/seed-003/host.kdl", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let spec = std::fs::read_to_string(format!(
+        "{}/examples/seed-003/host.kdl",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     let found = check(&seed003(), &spec);
-    assert!(!found.codes().contains(&"binding/ids-ambiguous"), "the GTX 970's ids are unique on that host");
+    assert!(
+        !found.codes().contains(&"binding/ids-ambiguous"),
+        "the GTX 970's ids are unique on that host"
+    );
 }

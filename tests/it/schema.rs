@@ -745,7 +745,12 @@ fn minimal_spec() -> Vec<Built> {
             .with(Built::new("role", "\"guest\"")),
         Built::new("vm", "\"v\"")
             .with(Built::new("memory", "\"1GiB\""))
-            .with(Built::new("cpu", "").with(Built::new("vcpus", "1"))),
+            // 64 I/O threads, so a disk may name any I/O thread the schema allows.
+            .with(
+                Built::new("cpu", "")
+                    .with(Built::new("vcpus", "1"))
+                    .with(Built::new("iothreads", "64")),
+            ),
     ]
 }
 

@@ -17,24 +17,44 @@ fn corpus() -> Vec<PathBuf> {
 }
 
 fn expected_code(text: &str) -> &str {
-    text.lines().next().and_then(|l| l.strip_prefix("// expect: ")).expect("first line is `// expect: CODE`").trim()
+    text.lines()
+        .next()
+        .and_then(|l| l.strip_prefix("// expect: "))
+        .expect("first line is `// expect: CODE`")
+        .trim()
 }
 
 #[test]
 fn every_invalid_spec_reports_its_code_and_renders_stably() {
     let files = corpus();
-    assert!(files.len() >= 12, "the corpus has one file per decoder code");
+    assert!(
+        files.len() >= 12,
+        "the corpus has one file per decoder code"
+    );
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         let want = expected_code(&text);
         let (spec, diags) = passplan::spec::parse(&text);
         let codes: Vec<&str> = diags.iter().map(|d| d.code.0).collect();
-        assert!(codes.contains(&want), "{}: expected {want}, got {codes:?}", path.display());
+        assert!(
+            codes.contains(&want),
+            "{}: expected {want}, got {codes:?}",
+            path.display()
+        );
         if want != "spec/acs-override" {
-            assert!(spec.is_none(), "{}: a spec with errors must not decode", path.display());
+            assert!(
+                spec.is_none(),
+                "{}: a spec with errors must not decode",
+                path.display()
+            );
         }
         for d in diags.iter() {
-            assert!(d.help.is_some(), "{}: finding `{}` names no fix", path.display(), d.message);
+            assert!(
+                d.help.is_some(),
+                "{}: finding `{}` names no fix",
+                path.display(),
+                d.message
+            );
         }
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         let report = Report::new(&format!("invalid/{stem}.kdl"), &text, diags.sorted());
@@ -47,24 +67,43 @@ fn every_invalid_spec_reports_its_code_and_renders_stably() {
 
 #[test]
 fn every_decoder_code_has_a_bad_input() {
-    let covered: Vec<String> = corpus().iter().map(|p| expected_code(&std::fs::read_to_string(p).unwrap()).to_owned()).collect();
+    let covered: Vec<String> = corpus()
+        .iter()
+        .map(|p| expected_code(&std::fs::read_to_string(p).unwrap()).to_owned())
+        .collect();
     for info in passplan::diag::CODES {
         if info.code.0.starts_with("spec/") {
-            assert!(covered.iter().any(|c| c == info.code.0), "no invalid spec exercises {}", info.code);
+            assert!(
+                covered.iter().any(|c| c == info.code.0),
+                "no invalid spec exercises {}",
+                info.code
+            );
         }
     }
 }
 
 #[test]
 fn rendering_has_no_colour_and_respects_the_width() {
-    let text = std::fs::read_to_string(corpus().into_iter().find(|p| p.ends_with("unsafe-name.kdl")).unwrap()).unwrap();
+    let text = std::fs::read_to_string(
+        corpus()
+            .into_iter()
+            .find(|p| p.ends_with("unsafe-name.kdl"))
+            .unwrap(),
+    )
+    .unwrap();
     let (_, diags) = passplan::spec::parse(&text);
     let rendered = render_report(&Report::new("x.kdl", &text, diags.sorted()), 60, false);
-    assert!(!rendered.contains('\u{1b}'), "no ANSI escapes without colour");
+    assert!(
+        !rendered.contains('\u{1b}'),
+        "no ANSI escapes without colour"
+    );
     for line in rendered.lines() {
         // Source lines are shown as written; miette wraps only its own text.
         if !line.contains('│') {
-            assert!(line.chars().count() <= 60, "line longer than the width: {line:?}");
+            assert!(
+                line.chars().count() <= 60,
+                "line longer than the width: {line:?}"
+            );
         }
     }
 }

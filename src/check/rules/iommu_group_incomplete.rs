@@ -66,7 +66,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
                 .map(crate::model::PciAddress::short)
                 .collect();
             out.push(
-                Diagnostic::error(CODE, format!("IOMMU group {group} is given to `{}` only in part: {} stay with the host", vm.name.value, names.join(", ")))
+                Diagnostic::error(CODE, format!("IOMMU group {group} is given to `{}` only in part: {} {} with the host", vm.name.value, names.join(", "), if names.len() == 1 { "stays" } else { "stay" }))
                     .at(reference.span, format!("group {group}"))
                     .host(list.join("; "))
                     .help("pass them too (declare each with `device` and add it to `passthrough`); or move the card to a slot with its own group; or, accepting weaker isolation, boot { acs-override \"downstream\" }"),

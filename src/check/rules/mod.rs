@@ -136,9 +136,10 @@ mod tests {
             assert!(
                 !area.is_empty()
                     && !name.is_empty()
-                    && code
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c == '-' || c == '/'),
+                    && code.chars().all(|c| c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || c == '-'
+                        || c == '/'),
                 "{code}"
             );
         }
