@@ -4,6 +4,7 @@
 mod support;
 
 mod check_rules;
+mod cli;
 mod examples;
 mod schema;
 mod spec_diagnostics;
