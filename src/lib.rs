@@ -8,9 +8,11 @@
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod compile;
 pub mod diag;
 pub mod host;
 pub mod model;
+pub mod resources;
 pub mod spec;
 
 use std::io::Write;

@@ -54,6 +54,7 @@ pub fn discover(root: &Path) -> Result<HostFacts, HostError> {
         boot: boot::discover(&tree, &cmdline),
         cmdline,
         vtconsoles: vtconsoles(&tree),
+        files: super::files::discover(&tree),
         pci_names: pciids::discover(&tree),
     })
 }

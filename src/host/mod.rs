@@ -11,6 +11,7 @@ mod boot;
 mod cmdline;
 mod cpu;
 mod discover;
+mod files;
 mod memory;
 mod pci;
 mod pciids;
@@ -63,6 +64,10 @@ pub struct HostFacts {
     pub boot: BootInfo,
     /// Virtual consoles (`/sys/class/vtconsole`), for single-GPU handoff.
     pub vtconsoles: Vec<String>,
+    /// The configuration files passplan edits or owns, as read: absolute path → text. Compile
+    /// computes target contents from these, so it never reads the disk itself.
+    #[serde(skip)]
+    pub files: BTreeMap<String, String>,
     /// Names from a pci.ids database, when the host has one. Display only.
     #[serde(skip)]
     pub pci_names: PciNames,

@@ -1,0 +1,229 @@
+//! The compiler: `Checked` → [`Desired`], everything passplan wants on the host, computed
+//! without I/O.
+//!
+//! Each target type is a file under [`crate::resources`] with an `emit` function; this module
+//! calls them in a fixed order and validates what they produce (paths absolute and free of
+//! `..`, one artifact per path). The dependency graph between changes is the planner's (issue 4).
+
+use std::collections::BTreeMap;
+
+use crate::check::Checked;
+use crate::host::CmdlineToken;
+use crate::resources;
+use crate::spec::Spanned;
+
+/// The spec's text and name, for headers that point back to the line an artifact came from.
+#[derive(Debug, Clone)]
+pub struct SpecSource {
+    /// How the spec is named in headers (the path given on the command line).
+    pub name: String,
+    /// The spec's text.
+    pub text: String,
+}
+
+impl SpecSource {
+    /// The 1-based line of a span's start.
+    pub fn line<T>(&self, at: &Spanned<T>) -> usize {
+        self.line_of(at.span.offset())
+    }
+
+    /// The 1-based line of a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.text
+            .get(..offset)
+            .map_or(1, |t| t.bytes().filter(|b| *b == b'\n').count() + 1)
+    }
+
+    /// `spec.kdl:12`, for headers and reasons.
+    pub fn locate<T>(&self, at: &Spanned<T>) -> String {
+        format!("{}:{}", self.name, self.line(at))
+    }
+}
+
+/// Who owns a file's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ownership {
+    /// passplan wrote the whole file (it carries a header saying so).
+    Owned,
+    /// A file passplan edits in place, changing only its own keys or tokens.
+    Edited,
+}
+
+/// What must run after files change, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// The initramfs must be rebuilt.
+    Initramfs,
+    /// The boot loader's configuration must be regenerated.
+    Bootloader,
+    /// The running kernel must be rebooted to see the change.
+    Reboot,
+    /// The libvirt daemon must reload (first install of the `qemu` hook).
+    LibvirtReload,
+    /// The network configuration must be reloaded.
+    Network,
+}
+
+/// One file passplan wants on the host.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Artifact {
+    /// Absolute path on the host (`/etc/modprobe.d/passplan-vfio.conf`). Invariant: starts with
+    /// `/`, has no `.`/`..`/empty components.
+    pub path: String,
+    /// The whole target content.
+    pub content: String,
+    /// File mode (`0o644`, `0o755` for scripts).
+    pub mode: u32,
+    /// Whole file or in-place edit.
+    pub ownership: Ownership,
+    /// What a change to it sets off.
+    pub triggers: Vec<Trigger>,
+    /// Why passplan wants it, for the plan.
+    pub reason: String,
+}
+
+/// A command passplan runs after files change (regenerating the initramfs or boot config).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Step {
+    /// What sets it off.
+    pub trigger: Trigger,
+    /// Program and arguments; never passed through a shell.
+    pub argv: Vec<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// A libvirt domain passplan wants defined.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DomainDef {
+    /// Domain name (a safe name).
+    pub name: String,
+    /// The full domain XML passplan generates (merged with the live definition at plan time).
+    pub xml: String,
+}
+
+/// Everything passplan wants on the host. Invariant: one artifact per path, paths valid,
+/// sorted by path; steps sorted by trigger; the same `Checked` always gives the same `Desired`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Desired {
+    /// Files, by path.
+    pub artifacts: Vec<Artifact>,
+    /// Domains, by name.
+    pub domains: Vec<DomainDef>,
+    /// Commands to run when their trigger fires.
+    pub steps: Vec<Step>,
+    /// Kernel command-line tokens passplan owns, in order.
+    pub kernel_tokens: Vec<CmdlineToken>,
+    /// Notes for the plan (what passplan chose and why).
+    pub notes: Vec<String>,
+}
+
+/// Why compiling failed. Only bugs in an emitter reach here: a checked spec always compiles.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompileError {
+    /// An emitter produced an unusable path.
+    #[error("internal error: an artifact path `{path}` is not absolute and normalised")]
+    BadPath {
+        /// The path.
+        path: String,
+    },
+    /// Two emitters produced the same path.
+    #[error("internal error: two artifacts claim `{path}`")]
+    Duplicate {
+        /// The path.
+        path: String,
+    },
+    /// An in-place edit could not be made (the file's syntax is not what passplan can edit).
+    #[error("cannot edit {path}: {why}")]
+    Edit {
+        /// The file.
+        path: String,
+        /// What is wrong with it, and what to do.
+        why: String,
+    },
+}
+
+/// The emitters' shared input.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The checked spec and host.
+    pub checked: &'a Checked,
+    /// The spec text, for headers.
+    pub source: &'a SpecSource,
+}
+
+/// Compile a checked spec into everything it wants on the host.
+pub fn compile(checked: &Checked, source: &SpecSource) -> Result<Desired, CompileError> {
+    let input = Input { checked, source };
+    let mut desired = Desired::default();
+    for emit in resources::EMITTERS {
+        emit(&input, &mut desired)?;
+    }
+    let mut seen = BTreeMap::new();
+    for a in &desired.artifacts {
+        if !valid_path(&a.path) {
+            return Err(CompileError::BadPath {
+                path: a.path.clone(),
+            });
+        }
+        if seen.insert(a.path.clone(), ()).is_some() {
+            return Err(CompileError::Duplicate {
+                path: a.path.clone(),
+            });
+        }
+    }
+    desired.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    desired.domains.sort_by(|a, b| a.name.cmp(&b.name));
+    desired
+        .steps
+        .sort_by(|a, b| (a.trigger, &a.argv).cmp(&(b.trigger, &b.argv)));
+    desired.steps.dedup();
+    Ok(desired)
+}
+
+/// Absolute, no empty, `.` or `..` components, no NUL or newline.
+pub fn valid_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path.len() > 1
+        && !path.contains(['\0', '\n'])
+        && path[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_must_stay_where_they_belong() {
+        assert!(valid_path("/etc/modprobe.d/passplan-vfio.conf"));
+        for bad in [
+            "",
+            "/",
+            "etc/x",
+            "/etc/../x",
+            "/etc//x",
+            "/etc/./x",
+            "/etc/x/",
+            "/etc/a\nb",
+        ] {
+            assert!(!valid_path(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lines_are_counted_from_one() {
+        let source = SpecSource {
+            name: "s.kdl".into(),
+            text: "a\nbb\nccc".into(),
+        };
+        assert_eq!(source.line_of(0), 1);
+        assert_eq!(source.line_of(2), 2);
+        assert_eq!(source.line_of(5), 3);
+        assert_eq!(source.line_of(999), 1, "out of range falls back to line 1");
+    }
+}
