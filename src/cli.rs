@@ -27,6 +27,17 @@ enum CommandArgs {
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
+    /// Write every file passplan would put on the host under OUT, to read, commit or diff.
+    Build {
+        /// The host spec (KDL).
+        spec: PathBuf,
+        /// Read the host from this directory instead of `/`.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// Where to write the files (as they would land on the host).
+        #[arg(long, value_name = "OUT")]
+        out: PathBuf,
+    },
     /// Show what the host looks like: IOMMU groups, GPUs, CPU topology, boot setup.
     Host {
         /// Read the host from this directory instead of `/`.
@@ -53,6 +64,15 @@ pub enum Command {
         spec: PathBuf,
         /// Host root.
         root: PathBuf,
+    },
+    /// `passplan build`.
+    Build {
+        /// Spec path.
+        spec: PathBuf,
+        /// Host root.
+        root: PathBuf,
+        /// Output directory.
+        out: PathBuf,
     },
     /// `passplan host`.
     Host {
@@ -97,6 +117,7 @@ where
         .unwrap_or(100);
     let command = match args.command {
         CommandArgs::Check { spec, root } => Command::Check { spec, root },
+        CommandArgs::Build { spec, root, out } => Command::Build { spec, root, out },
         CommandArgs::Host { root, json } => Command::Host { root, json },
         CommandArgs::Explain { code } => Command::Explain { code },
     };

@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::Path;
 
 use super::Outcome;
+use crate::check::Checked;
 use crate::cli::Config;
+use crate::compile::SpecSource;
 use crate::diag::{Diagnostic, Diagnostics, Report, render_report};
 
 pub(super) fn run(
@@ -15,27 +17,49 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
+    Ok(match checked(config, spec_path, root, true, out, err)? {
+        Some(_) => Outcome::Success,
+        None => Outcome::Failure,
+    })
+}
+
+/// The pipeline up to `Checked`, shared by every command that needs a checked spec. Prints the
+/// report (always when `verbose`, else only when there is something to say) and returns the
+/// checked spec with its source when there were no errors.
+pub(super) fn checked(
+    config: &Config,
+    spec_path: &Path,
+    root: &Path,
+    verbose: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Option<(Checked, SpecSource)>> {
     let Some(text) = super::read_spec(spec_path, err)? else {
-        return Ok(Outcome::Failure);
+        return Ok(None);
     };
     let (spec, mut diags) = crate::spec::parse(&text);
+    let mut result = None;
     if let Some(spec) = spec {
         match crate::host::discover(root) {
             Ok(host) => {
-                let (_, found) = crate::check::check(spec, host);
+                let (checked, found) = crate::check::check(spec, host);
                 diags.extend(found);
+                result = checked;
             }
             Err(e) => diags.push(
-                Diagnostic::error(crate::diag::codes::HOST_UNREADABLE, e.to_string()).help("pass --root with a directory holding the host's /sys, /proc and /etc, or run on the host itself"),
+                Diagnostic::error(crate::diag::codes::HOST_UNREADABLE, e.to_string())
+                    .help("pass --root with a directory holding the host's /sys, /proc and /etc, or run on the host itself"),
             ),
         }
     }
-    write_report(config, spec_path, &text, &diags, out)?;
-    Ok(if diags.has_errors() {
-        Outcome::Failure
-    } else {
-        Outcome::Success
-    })
+    if verbose || !diags.is_empty() {
+        write_report(config, spec_path, &text, &diags, out)?;
+    }
+    let source = SpecSource {
+        name: spec_path.display().to_string(),
+        text,
+    };
+    Ok(result.map(|c| (c, source)))
 }
 
 /// Print a report, or a one-line clean bill.

@@ -1,6 +1,7 @@
 //! One file per subcommand, each a short orchestration of the stages. Output goes to the
 //! writers given; nothing below this module prints.
 
+mod build;
 mod check;
 mod explain;
 mod host;
@@ -27,6 +28,11 @@ pub fn execute(
 ) -> std::io::Result<Outcome> {
     match &config.command {
         Command::Check { spec, root } => check::run(config, spec, root, out, err),
+        Command::Build {
+            spec,
+            root,
+            out: out_dir,
+        } => build::run(config, spec, root, out_dir, out, err),
         Command::Host { root, json } => host::run(config, root, *json, out, err),
         Command::Explain { code } => explain::run(code.as_deref(), out, err),
     }

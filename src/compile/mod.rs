@@ -5,7 +5,11 @@
 //! calls them in a fixed order and validates what they produce (paths absolute and free of
 //! `..`, one artifact per path). The dependency graph between changes is the planner's (issue 4).
 
-use std::collections::BTreeMap;
+mod binding;
+
+use std::collections::BTreeSet;
+
+pub use binding::{BootBinding, boot_binding, ids_value};
 
 use crate::check::Checked;
 use crate::host::CmdlineToken;
@@ -162,14 +166,14 @@ pub fn compile(checked: &Checked, source: &SpecSource) -> Result<Desired, Compil
     for emit in resources::EMITTERS {
         emit(&input, &mut desired)?;
     }
-    let mut seen = BTreeMap::new();
+    let mut seen = BTreeSet::new();
     for a in &desired.artifacts {
         if !valid_path(&a.path) {
             return Err(CompileError::BadPath {
                 path: a.path.clone(),
             });
         }
-        if seen.insert(a.path.clone(), ()).is_some() {
+        if !seen.insert(a.path.as_str()) {
             return Err(CompileError::Duplicate {
                 path: a.path.clone(),
             });

@@ -12,6 +12,7 @@
 )]
 
 pub mod seeds;
+pub mod tools;
 pub mod tree;
 
 #[allow(

@@ -1,0 +1,301 @@
+//! Initramfs configuration for devices bound at boot: vfio-pci must be in the image and load
+//! before the GPU drivers that are also there. One file per generator (FACTS §2):
+//! initramfs-tools (`/etc/initramfs-tools/modules`, plus a hook that copies the override
+//! script), dracut and mkinitcpio (drop-ins passplan owns), booster (`modules_force_load` in
+//! `/etc/booster.yaml`). Each comes with the command that regenerates the images.
+
+use std::fmt::Write as _;
+
+use super::managed_header;
+use super::modprobe::{MODPROBE_FILE, OVERRIDE_SCRIPT, origins};
+use crate::check::Context;
+use crate::compile::{
+    Artifact, CompileError, Desired, Input, Ownership, Step, Trigger, boot_binding,
+};
+use crate::host::{Initramfs, VfioPci};
+use crate::spec::InitramfsChoice;
+
+/// The modules vfio-pci needs, in load order.
+const MODULES: [&str; 3] = ["vfio", "vfio_iommu_type1", "vfio_pci"];
+
+/// Add the generator's configuration and its regeneration step.
+pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
+    let host = &input.checked.host;
+    let cx = Context {
+        spec: &input.checked.spec,
+        host,
+    };
+    let binding = boot_binding(&cx);
+    if binding.is_empty() {
+        return Ok(());
+    }
+    let generator = match input
+        .checked
+        .spec
+        .host
+        .boot
+        .initramfs
+        .as_ref()
+        .map(|g| g.value)
+    {
+        Some(InitramfsChoice::InitramfsTools) => Some(Initramfs::InitramfsTools),
+        Some(InitramfsChoice::Dracut) => Some(Initramfs::Dracut),
+        Some(InitramfsChoice::Mkinitcpio) => Some(Initramfs::Mkinitcpio),
+        Some(InitramfsChoice::Booster) => Some(Initramfs::Booster),
+        None => host.boot.initramfs,
+    };
+    let Some(generator) = generator else {
+        out.notes.push("no initramfs generator recognised: vfio-pci is not added to the initramfs; if your GPU driver loads from it, add vfio_pci there by hand".to_owned());
+        return Ok(());
+    };
+    let origins = origins(input);
+    let builtin = host.vfio_pci == VfioPci::BuiltIn;
+    let modules = modules_for(host.kernel_release.as_deref());
+    let per_address = !binding.by_address.is_empty();
+    let reason = "vfio-pci must be in the initramfs, before the GPU drivers it holds".to_owned();
+    let owned = |path: &str, content: String, mode: u32, reason: &str| Artifact {
+        path: path.to_owned(),
+        content,
+        mode,
+        ownership: Ownership::Owned,
+        triggers: vec![Trigger::Initramfs, Trigger::Reboot],
+        reason: reason.to_owned(),
+    };
+    match generator {
+        Initramfs::InitramfsTools => {
+            if !builtin {
+                let path = "/etc/initramfs-tools/modules";
+                let current = host.files.get(path).map_or("", String::as_str);
+                out.artifacts.push(Artifact {
+                    path: path.to_owned(),
+                    content: add_module_lines(current, &modules),
+                    mode: 0o644,
+                    ownership: Ownership::Edited,
+                    triggers: vec![Trigger::Initramfs, Trigger::Reboot],
+                    reason,
+                });
+            }
+            if per_address {
+                let mut hook = String::from("#!/bin/sh\n");
+                hook.push_str(&managed_header(&origins));
+                hook.push_str("# Copies passplan's vfio-pci override script into the initramfs.\nPREREQ=\"\"\nprereqs() { echo \"$PREREQ\"; }\ncase \"$1\" in prereqs) prereqs; exit 0 ;; esac\n. /usr/share/initramfs-tools/hook-functions\n");
+                let _ = writeln!(hook, "copy_file script '{OVERRIDE_SCRIPT}'");
+                out.artifacts.push(owned(
+                    "/etc/initramfs-tools/hooks/passplan-vfio",
+                    hook,
+                    0o755,
+                    "put the vfio-pci override script in the initramfs",
+                ));
+                if builtin {
+                    // A built-in vfio-pci never runs modprobe's install hook: set the override
+                    // before udev probes the devices.
+                    let mut top = String::from("#!/bin/sh\n");
+                    top.push_str(&managed_header(&origins));
+                    top.push_str("PREREQ=\"\"\nprereqs() { echo \"$PREREQ\"; }\ncase \"$1\" in prereqs) prereqs; exit 0 ;; esac\n");
+                    let _ = writeln!(top, "/bin/sh '{OVERRIDE_SCRIPT}'");
+                    out.artifacts.push(owned(
+                        "/etc/initramfs-tools/scripts/init-top/passplan-vfio",
+                        top,
+                        0o755,
+                        "bind devices to the built-in vfio-pci by address before udev probes them",
+                    ));
+                }
+            }
+            out.steps.push(step(
+                &["update-initramfs", "-u", "-k", "all"],
+                "rebuild the initramfs with vfio-pci",
+            ));
+        }
+        Initramfs::Dracut => {
+            let mut conf = managed_header(&origins);
+            let _ = writeln!(conf, "force_drivers+=\" {} \"", modules.join(" "));
+            let mut items = vec![MODPROBE_FILE];
+            if per_address {
+                items.push(OVERRIDE_SCRIPT);
+            }
+            if !builtin {
+                // dracut copies /etc/modprobe.d only in host-only mode (FACTS §2).
+                let _ = writeln!(conf, "install_items+=\" {} \"", items.join(" "));
+            }
+            out.artifacts.push(owned(
+                "/etc/dracut.conf.d/passplan-vfio.conf",
+                conf,
+                0o644,
+                &reason,
+            ));
+            out.steps.push(step(
+                &["dracut", "-f", "--regenerate-all"],
+                "rebuild the initramfs with vfio-pci",
+            ));
+        }
+        Initramfs::Mkinitcpio => {
+            let mut conf = managed_header(&origins);
+            let _ = writeln!(conf, "MODULES+=({})", modules.join(" "));
+            let mut files = vec![MODPROBE_FILE];
+            if per_address {
+                files.push(OVERRIDE_SCRIPT);
+            }
+            if !builtin {
+                let _ = writeln!(conf, "FILES+=({})", files.join(" "));
+            }
+            out.artifacts.push(owned(
+                "/etc/mkinitcpio.conf.d/passplan-vfio.conf",
+                conf,
+                0o644,
+                &reason,
+            ));
+            out.notes.push("mkinitcpio reads /etc/mkinitcpio.conf.d drop-ins since v36; older versions need MODULES in /etc/mkinitcpio.conf".to_owned());
+            out.steps.push(step(
+                &["mkinitcpio", "-P"],
+                "rebuild the initramfs with vfio-pci",
+            ));
+        }
+        Initramfs::Booster => {
+            let path = "/etc/booster.yaml";
+            let current = host.files.get(path).map_or("", String::as_str);
+            out.artifacts.push(Artifact {
+                path: path.to_owned(),
+                content: booster_force_load(current, &modules),
+                mode: 0o644,
+                ownership: Ownership::Edited,
+                triggers: vec![Trigger::Initramfs, Trigger::Reboot],
+                reason,
+            });
+            out.notes.push(
+                "booster reads modprobe options but not softdeps: vfio-pci is force-loaded instead"
+                    .to_owned(),
+            );
+            if per_address {
+                out.notes.push("booster cannot run the per-address override; those devices are bound when their VM starts".to_owned());
+            }
+            out.steps.push(step(
+                &["/usr/lib/booster/regenerate_images"],
+                "rebuild the initramfs with vfio-pci",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn step(argv: &[&str], reason: &str) -> Step {
+    Step {
+        trigger: Trigger::Initramfs,
+        argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// The modules to load, with `vfio_virqfd` before kernel 6.2 (merged into `vfio` there).
+fn modules_for(release: Option<&str>) -> Vec<&'static str> {
+    let mut modules = MODULES.to_vec();
+    let version = release.and_then(|r| {
+        let mut parts = r.split(|c: char| !c.is_ascii_digit());
+        Some((
+            parts.next()?.parse::<u32>().ok()?,
+            parts.next()?.parse::<u32>().ok()?,
+        ))
+    });
+    if version.is_some_and(|v| v < (6, 2)) {
+        modules.insert(2, "vfio_virqfd");
+    }
+    modules
+}
+
+/// Add each module as its own line when no line already names it; every other byte is kept.
+fn add_module_lines(current: &str, modules: &[&str]) -> String {
+    let present = |m: &str| {
+        current
+            .lines()
+            .any(|l| l.split('#').next().unwrap_or("").split_whitespace().next() == Some(m))
+    };
+    let missing: Vec<&&str> = modules.iter().filter(|m| !present(m)).collect();
+    if missing.is_empty() {
+        return current.to_owned();
+    }
+    let mut text = current.to_owned();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# vfio-pci for devices bound at boot (added by passplan)\n");
+    for m in missing {
+        text.push_str(m);
+        text.push('\n');
+    }
+    text
+}
+
+/// Merge the modules into `modules_force_load:` (a comma list), adding the key when absent.
+fn booster_force_load(current: &str, modules: &[&str]) -> String {
+    let key = "modules_force_load:";
+    let mut lines: Vec<String> = current.lines().map(str::to_owned).collect();
+    if let Some(line) = lines.iter_mut().find(|l| l.trim_start().starts_with(key)) {
+        let value = line.trim_start()[key.len()..].trim().to_owned();
+        let mut list: Vec<String> = value
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for m in modules {
+            if !list.iter().any(|x| x == m) {
+                list.push((*m).to_owned());
+            }
+        }
+        *line = format!("{key} {}", list.join(","));
+    } else {
+        lines.push(format!("{key} {}", modules.join(",")));
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virqfd_only_before_6_2() {
+        assert_eq!(
+            modules_for(Some("6.1.0-18-amd64")),
+            ["vfio", "vfio_iommu_type1", "vfio_virqfd", "vfio_pci"]
+        );
+        assert_eq!(
+            modules_for(Some("6.8.0-31-generic")),
+            ["vfio", "vfio_iommu_type1", "vfio_pci"]
+        );
+        assert_eq!(modules_for(None), ["vfio", "vfio_iommu_type1", "vfio_pci"]);
+    }
+
+    #[test]
+    fn module_lines_keep_everything_else_and_are_idempotent() {
+        let current = "# List of modules\n# vfio\nloop\nvfio_pci  # already\n";
+        let once = add_module_lines(current, &MODULES);
+        assert!(once.starts_with(current), "existing bytes kept");
+        assert_eq!(
+            once.matches("\nvfio_pci").count(),
+            1,
+            "vfio_pci not added twice"
+        );
+        assert!(once.ends_with("vfio\nvfio_iommu_type1\n"));
+        assert_eq!(add_module_lines(&once, &MODULES), once, "idempotent");
+        assert_eq!(
+            add_module_lines("loop", &["vfio"]),
+            "loop\n# vfio-pci for devices bound at boot (added by passplan)\nvfio\n"
+        );
+    }
+
+    #[test]
+    fn booster_merges_the_force_load_list() {
+        let current = "compress: zstd\nmodules_force_load: nvme,vfio\n";
+        let merged = booster_force_load(current, &MODULES);
+        assert_eq!(
+            merged,
+            "compress: zstd\nmodules_force_load: nvme,vfio,vfio_iommu_type1,vfio_pci\n"
+        );
+        assert_eq!(booster_force_load(&merged, &MODULES), merged);
+        assert_eq!(
+            booster_force_load("", &["vfio"]),
+            "modules_force_load: vfio\n"
+        );
+    }
+}
