@@ -38,6 +38,46 @@ enum CommandArgs {
         #[arg(long, value_name = "OUT")]
         out: PathBuf,
     },
+    /// Show what apply would change: files as diffs, commands in order, reboot.
+    Plan {
+        /// The host spec (KDL).
+        spec: PathBuf,
+        /// Read and plan for this directory instead of `/`.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// Print the plan as JSON (schema/plan.schema.json).
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Save the plan, to apply exactly it later with `passplan apply FILE`.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out_file: Option<PathBuf>,
+    },
+    /// Converge the machine to the spec (or to a saved plan).
+    Apply {
+        /// The host spec (KDL), or a plan saved with `plan -o`.
+        target: PathBuf,
+        /// Apply to this directory instead of `/` (files only; commands are not run).
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// Overwrite managed files that were edited by hand.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore the files the last apply changed.
+    Rollback {
+        /// The root the apply was made to.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Show what the host looks like: IOMMU groups, GPUs, CPU topology, boot setup.
     Host {
         /// Read the host from this directory instead of `/`.
@@ -73,6 +113,31 @@ pub enum Command {
         root: PathBuf,
         /// Output directory.
         out: PathBuf,
+    },
+    /// `passplan plan`.
+    Plan {
+        /// Spec path.
+        spec: PathBuf,
+        /// Host root.
+        root: PathBuf,
+        /// Options.
+        args: crate::commands::PlanArgs,
+    },
+    /// `passplan apply`.
+    Apply {
+        /// Spec or saved plan.
+        target: PathBuf,
+        /// Host root.
+        root: PathBuf,
+        /// Options.
+        args: crate::commands::ApplyArgs,
+    },
+    /// `passplan rollback`.
+    Rollback {
+        /// Host root.
+        root: PathBuf,
+        /// Do not ask.
+        yes: bool,
     },
     /// `passplan host`.
     Host {
@@ -118,6 +183,32 @@ where
     let command = match args.command {
         CommandArgs::Check { spec, root } => Command::Check { spec, root },
         CommandArgs::Build { spec, root, out } => Command::Build { spec, root, out },
+        CommandArgs::Plan {
+            spec,
+            root,
+            json,
+            detailed_exitcode,
+            out_file,
+        } => Command::Plan {
+            spec,
+            root,
+            args: crate::commands::PlanArgs {
+                json,
+                detailed_exitcode,
+                out_file,
+            },
+        },
+        CommandArgs::Apply {
+            target,
+            root,
+            yes,
+            force,
+        } => Command::Apply {
+            target,
+            root,
+            args: crate::commands::ApplyArgs { yes, force },
+        },
+        CommandArgs::Rollback { root, yes } => Command::Rollback { root, yes },
         CommandArgs::Host { root, json } => Command::Host { root, json },
         CommandArgs::Explain { code } => Command::Explain { code },
     };

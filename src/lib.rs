@@ -5,6 +5,7 @@
 //! one short orchestration per subcommand; [`cli`] turns arguments into a validated `Config`.
 //! See ARCHITECTURE.md for the invariants between stages.
 
+pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod commands;
@@ -12,6 +13,7 @@ pub mod compile;
 pub mod diag;
 pub mod host;
 pub mod model;
+pub mod plan;
 pub mod resources;
 pub mod spec;
 
@@ -44,6 +46,7 @@ where
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::from(1),
+        Ok(Outcome::Changes) => ExitCode::from(2),
         // A closed pipe (`passplan host | head`) is the reader's choice, not a failure.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,10 +1,15 @@
 //! One file per subcommand, each a short orchestration of the stages. Output goes to the
 //! writers given; nothing below this module prints.
 
+mod apply;
 mod build;
 mod check;
 mod explain;
 mod host;
+mod plan;
+
+pub use apply::ApplyArgs;
+pub use plan::PlanArgs;
 
 use std::io::Write;
 use std::path::Path;
@@ -18,6 +23,8 @@ pub enum Outcome {
     Success,
     /// Exit 1: the command ran and found errors (or could not run).
     Failure,
+    /// Exit 2: `plan --detailed-exitcode` found changes.
+    Changes,
 }
 
 /// Run the configured command, writing its output to `out` and problems to `err`.
@@ -34,6 +41,9 @@ pub fn execute(
             out: out_dir,
         } => build::run(config, spec, root, out_dir, out, err),
         Command::Host { root, json } => host::run(config, root, *json, out, err),
+        Command::Plan { spec, root, args } => plan::run(config, spec, root, args, out, err),
+        Command::Apply { target, root, args } => apply::run(config, target, root, *args, out, err),
+        Command::Rollback { root, yes } => apply::rollback(root, *yes, out, err),
         Command::Explain { code } => explain::run(code.as_deref(), out, err),
     }
 }

@@ -45,7 +45,7 @@ impl SpecSource {
 }
 
 /// Who owns a file's content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ownership {
     /// passplan wrote the whole file (it carries a header saying so).
@@ -55,7 +55,9 @@ pub enum Ownership {
 }
 
 /// What must run after files change, and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
     /// The initramfs must be rebuilt.
@@ -89,7 +91,7 @@ pub struct Artifact {
 }
 
 /// A command passplan runs after files change (regenerating the initramfs or boot config).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Step {
     /// What sets it off.
     pub trigger: Trigger,

@@ -1,0 +1,89 @@
+//! The journal of an apply: written before every change, so a failure (or a crash) can be
+//! undone. Each entry says what the file was before — a backup under
+//! `/var/lib/passplan/backups/<apply>/` or "did not exist". The last journal stays after a
+//! successful apply: `passplan rollback` reads it.
+
+use serde::{Deserialize, Serialize};
+
+use super::system::System;
+
+/// Where the journal lives.
+pub const JOURNAL_PATH: &str = "/var/lib/passplan/journal.json";
+/// Where backups live.
+pub const BACKUP_DIR: &str = "/var/lib/passplan/backups";
+
+/// The journal of one apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Journal {
+    /// The apply's sequence number.
+    pub apply: u64,
+    /// File changes begun, in order.
+    pub entries: Vec<Entry>,
+    /// Whether every file change finished (commands may still have failed after).
+    pub files_done: bool,
+    /// Whether the apply was rolled back.
+    pub rolled_back: bool,
+}
+
+/// One file change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// The file.
+    pub path: String,
+    /// Where its previous content was saved; `None` when it did not exist.
+    pub backup: Option<String>,
+    /// Its previous mode.
+    pub mode: Option<u32>,
+}
+
+impl Journal {
+    /// Load the journal, if any.
+    pub fn load(sys: &dyn System) -> std::io::Result<Option<Self>> {
+        let Some(file) = sys.read(JOURNAL_PATH)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&file.bytes).map(Some).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{JOURNAL_PATH} is damaged ({e}); inspect the backups under {BACKUP_DIR} by hand"))
+        })
+    }
+
+    /// Write the journal atomically.
+    pub fn save(&self, sys: &mut dyn System) -> std::io::Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        bytes.push(b'\n');
+        sys.write(JOURNAL_PATH, &bytes, 0o600)
+    }
+
+    /// Where the backup of `path` goes for this apply.
+    pub fn backup_path(&self, path: &str) -> String {
+        format!("{BACKUP_DIR}/{}{path}", self.apply)
+    }
+
+    /// Undo every entry, newest first: restore backups, remove files that did not exist.
+    /// Keeps going past failures and returns them, so as much as possible is restored.
+    pub fn undo(&mut self, sys: &mut dyn System) -> Vec<String> {
+        let mut failures = Vec::new();
+        for entry in self.entries.iter().rev() {
+            let result = match &entry.backup {
+                Some(backup) => sys.read(backup).and_then(|b| match b {
+                    Some(b) => sys.write(&entry.path, &b.bytes, entry.mode.unwrap_or(b.mode)),
+                    None => Err(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("backup {backup} is missing"),
+                    )),
+                }),
+                None => sys.remove(&entry.path),
+            };
+            if let Err(e) = result {
+                failures.push(format!("{}: {e}", entry.path));
+            }
+        }
+        self.rolled_back = true;
+        if let Err(e) = self.save(sys) {
+            failures.push(format!("{JOURNAL_PATH}: {e}"));
+        }
+        failures
+    }
+}

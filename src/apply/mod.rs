@@ -1,0 +1,279 @@
+//! Apply: execute a [`Plan`] through a [`System`]. Files first (each backed up and journaled
+//! before it changes, rolled back together on failure), then the ownership state, then the
+//! commands in order. A failing command stops the apply with the files in place and the journal
+//! kept; `passplan rollback` restores what the last apply changed.
+
+pub mod journal;
+pub mod lock;
+pub mod state;
+pub mod system;
+
+use std::io::Write;
+
+use journal::{Entry, Journal};
+use state::{ManagedFile, State, StateError, sha256};
+use system::System;
+
+use crate::plan::{Action, Plan};
+
+/// How to apply.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Overwrite files edited by hand since passplan wrote them.
+    pub force: bool,
+}
+
+/// Why an apply stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The machine changed since the plan was made.
+    #[error("the plan is stale: {path} changed since the plan was made; run `passplan plan` again")]
+    Stale {
+        /// The first file found changed.
+        path: String,
+    },
+    /// Managed files were edited by hand.
+    #[error("{} edited by hand since passplan wrote {}: review the plan's diff, then apply with --force to overwrite", paths.join(", "), if paths.len() == 1 { "it" } else { "them" })]
+    Drift {
+        /// The files.
+        paths: Vec<String>,
+    },
+    /// A file change failed; everything was rolled back (or the listed files could not be).
+    #[error("{what}; {}", if unrestored.is_empty() { "every file was restored as it was".to_owned() } else { format!("these could not be restored: {} (backups under {})", unrestored.join("; "), journal::BACKUP_DIR) })]
+    Rolledback {
+        /// What failed.
+        what: String,
+        /// Files that could not be restored.
+        unrestored: Vec<String>,
+    },
+    /// A command failed after the files were changed.
+    #[error("`{command}` failed{}; the files are in place and the journal is kept: fix the cause and run `passplan apply` again, or `passplan rollback` to restore the previous files", status.map(|s| format!(" with status {s}")).unwrap_or_default())]
+    Command {
+        /// The command.
+        command: String,
+        /// Its exit status.
+        status: Option<i32>,
+    },
+    /// The state or journal could not be read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// I/O outside a file change.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Files written or removed.
+    pub files: usize,
+    /// Commands run (or recorded, offline).
+    pub commands: usize,
+    /// A previous, interrupted apply was rolled back first.
+    pub recovered: bool,
+}
+
+/// Roll back an apply that was interrupted (its journal never finished the files).
+pub fn recover(sys: &mut dyn System) -> Result<bool, ApplyError> {
+    let Some(mut journal) = Journal::load(sys)? else {
+        return Ok(false);
+    };
+    if journal.files_done || journal.rolled_back {
+        return Ok(false);
+    }
+    let failures = journal.undo(sys);
+    if !failures.is_empty() {
+        return Err(ApplyError::Rolledback {
+            what: "an interrupted apply could not be rolled back".to_owned(),
+            unrestored: failures,
+        });
+    }
+    Ok(true)
+}
+
+/// Apply a plan. `progress` receives one line per action and the commands' output.
+pub fn apply(
+    sys: &mut dyn System,
+    plan: &Plan,
+    options: Options,
+    progress: &mut dyn Write,
+) -> Result<Report, ApplyError> {
+    let mut report = Report {
+        recovered: recover(sys)?,
+        ..Report::default()
+    };
+    if report.recovered {
+        writeln!(progress, "recovered: rolled back an interrupted apply")?;
+    }
+    for (path, hash) in &plan.observed {
+        let now = sys.read(path)?.map(|f| sha256(&f.bytes));
+        if &now != hash {
+            return Err(ApplyError::Stale { path: path.clone() });
+        }
+    }
+    let drifted: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.drift)
+        .map(|c| c.path.clone())
+        .collect();
+    if !drifted.is_empty() && !options.force {
+        return Err(ApplyError::Drift { paths: drifted });
+    }
+    let mut state = State::load(sys)?;
+    if !plan.changes.is_empty() {
+        let mut journal = Journal {
+            apply: state.last_apply + 1,
+            ..Journal::default()
+        };
+        // Keep the state as it was, for rollback.
+        if let Some(previous) = sys.read(state::STATE_PATH)? {
+            sys.write(
+                &journal.backup_path(state::STATE_PATH),
+                &previous.bytes,
+                0o600,
+            )?;
+        }
+        journal.save(sys)?;
+        for change in &plan.changes {
+            if let Err(e) = change_file(sys, &mut journal, change) {
+                let unrestored = journal.undo(sys);
+                return Err(ApplyError::Rolledback {
+                    what: format!("{} {}: {e}", change.action.symbol(), change.path),
+                    unrestored,
+                });
+            }
+            writeln!(progress, "{} {}", change.action.symbol(), change.path)?;
+            report.files += 1;
+        }
+        for change in &plan.changes {
+            match (&change.after, change.action) {
+                (Some(after), Action::Create | Action::Update) => {
+                    state.files.insert(
+                        change.path.clone(),
+                        ManagedFile {
+                            sha256: sha256(after.as_bytes()),
+                            ownership: change.ownership,
+                            mode: change.mode_after.unwrap_or(0o644),
+                        },
+                    );
+                }
+                _ => {
+                    state.files.remove(&change.path);
+                }
+            }
+        }
+        state.last_apply = journal.apply;
+        if let Err(e) = state.save(sys) {
+            let unrestored = journal.undo(sys);
+            return Err(ApplyError::Rolledback {
+                what: format!("writing the state: {e}"),
+                unrestored,
+            });
+        }
+        journal.files_done = true;
+        journal.save(sys)?;
+    }
+    for (i, step) in plan.steps.iter().enumerate() {
+        let command = step.argv.join(" ");
+        writeln!(
+            progress,
+            "[{}/{}] {command} — {}",
+            i + 1,
+            plan.steps.len(),
+            step.reason
+        )?;
+        progress.flush()?;
+        let out = sys.run(&step.argv).map_err(|e| {
+            writeln!(progress, "  {e}").ok();
+            ApplyError::Command {
+                command: command.clone(),
+                status: None,
+            }
+        })?;
+        if out.skipped {
+            writeln!(
+                progress,
+                "  (not run: the root is not this machine, or this is a dry run)"
+            )?;
+        }
+        for line in out.output.lines() {
+            writeln!(progress, "  {line}")?;
+        }
+        if !out.success() {
+            return Err(ApplyError::Command {
+                command,
+                status: out.status,
+            });
+        }
+        report.commands += 1;
+    }
+    Ok(report)
+}
+
+fn change_file(
+    sys: &mut dyn System,
+    journal: &mut Journal,
+    change: &crate::plan::Change,
+) -> std::io::Result<()> {
+    let current = sys.read(&change.path)?;
+    let backup = match &current {
+        Some(file) => {
+            let backup = journal.backup_path(&change.path);
+            sys.write(&backup, &file.bytes, 0o600)?;
+            Some(backup)
+        }
+        None => None,
+    };
+    journal.entries.push(Entry {
+        path: change.path.clone(),
+        backup,
+        mode: current.as_ref().map(|f| f.mode),
+    });
+    journal.save(sys)?;
+    match (&change.after, change.action) {
+        (Some(after), Action::Create | Action::Update) => sys.write(
+            &change.path,
+            after.as_bytes(),
+            change.mode_after.unwrap_or(0o644),
+        ),
+        _ => sys.remove(&change.path),
+    }
+}
+
+/// Restore what the last apply changed, and the state as it was before it.
+pub fn rollback(sys: &mut dyn System, progress: &mut dyn Write) -> Result<usize, ApplyError> {
+    let Some(mut journal) = Journal::load(sys)? else {
+        writeln!(
+            progress,
+            "Nothing to roll back: no apply has been recorded."
+        )?;
+        return Ok(0);
+    };
+    if journal.rolled_back {
+        writeln!(
+            progress,
+            "Nothing to roll back: the last apply ({}) was already rolled back.",
+            journal.apply
+        )?;
+        return Ok(0);
+    }
+    let n = journal.entries.len();
+    let state_backup = journal.backup_path(state::STATE_PATH);
+    let failures = journal.undo(sys);
+    if !failures.is_empty() {
+        return Err(ApplyError::Rolledback {
+            what: "rollback was incomplete".to_owned(),
+            unrestored: failures,
+        });
+    }
+    match sys.read(&state_backup)? {
+        Some(previous) => sys.write(state::STATE_PATH, &previous.bytes, 0o600)?,
+        None => sys.remove(state::STATE_PATH)?,
+    }
+    for entry in journal.entries.iter().rev() {
+        writeln!(progress, "restored {}", entry.path)?;
+    }
+    Ok(n)
+}

@@ -1,0 +1,151 @@
+//! Ownership state: which files passplan manages on this host, with the hash of what it last
+//! wrote, so that a hand edit shows as drift and a file dropped from the spec is removed.
+//! Lives at `/var/lib/passplan/state.json` under the root, written atomically, validated on read.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::system::System;
+use crate::compile::Ownership;
+
+/// Where the state lives.
+pub const STATE_PATH: &str = "/var/lib/passplan/state.json";
+/// Current state format.
+const FORMAT_VERSION: u32 = 1;
+
+/// What passplan manages. Invariant (checked on load): every path is absolute and normalised,
+/// every hash is 64 hex digits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Format version.
+    pub format_version: u32,
+    /// Managed files by path.
+    pub files: BTreeMap<String, ManagedFile>,
+    /// Sequence number of the last apply that changed something (0: never).
+    pub last_apply: u64,
+}
+
+/// One managed file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedFile {
+    /// SHA-256 of the content passplan last wrote.
+    pub sha256: String,
+    /// Whole file or in-place edit.
+    pub ownership: Ownership,
+    /// Mode passplan set.
+    pub mode: u32,
+}
+
+/// Why the state file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// It could not be read or written.
+    #[error("cannot access {STATE_PATH}: {0}")]
+    Io(#[from] std::io::Error),
+    /// It is not what passplan writes.
+    #[error(
+        "{STATE_PATH} is damaged ({why}); move it aside and run `passplan apply` again to re-adopt the files"
+    )]
+    Invalid {
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// SHA-256 of bytes, as hex.
+pub fn sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().fold(String::with_capacity(64), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+impl State {
+    /// Load the state; a missing file is an empty state.
+    pub fn load(sys: &dyn System) -> Result<Self, StateError> {
+        let Some(file) = sys.read(STATE_PATH)? else {
+            return Ok(Self {
+                format_version: FORMAT_VERSION,
+                ..Self::default()
+            });
+        };
+        let state: Self = serde_json::from_slice(&file.bytes)
+            .map_err(|e| StateError::Invalid { why: e.to_string() })?;
+        if state.format_version != FORMAT_VERSION {
+            return Err(StateError::Invalid {
+                why: format!(
+                    "format version {} is not {FORMAT_VERSION}",
+                    state.format_version
+                ),
+            });
+        }
+        for (path, file) in &state.files {
+            if !crate::compile::valid_path(path) {
+                return Err(StateError::Invalid {
+                    why: format!("bad path `{}`", path.escape_debug()),
+                });
+            }
+            if file.sha256.len() != 64 || !file.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(StateError::Invalid {
+                    why: format!("bad hash for {path}"),
+                });
+            }
+        }
+        Ok(state)
+    }
+
+    /// Write the state atomically.
+    pub fn save(&self, sys: &mut dyn System) -> Result<(), StateError> {
+        let mut bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| StateError::Invalid { why: e.to_string() })?;
+        bytes.push(b'\n');
+        sys.write(STATE_PATH, &bytes, 0o600)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::system::RealSystem;
+
+    #[test]
+    fn round_trips_and_rejects_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sys = RealSystem::new(dir.path());
+        assert_eq!(State::load(&sys).unwrap().files.len(), 0);
+        let mut state = State {
+            format_version: 1,
+            ..State::default()
+        };
+        state.files.insert(
+            "/etc/x".into(),
+            ManagedFile {
+                sha256: sha256(b"x"),
+                ownership: Ownership::Owned,
+                mode: 0o644,
+            },
+        );
+        state.save(&mut sys).unwrap();
+        assert_eq!(State::load(&sys).unwrap(), state);
+        for bad in [&b"{"[..], b"{\"format_version\":9,\"files\":{},\"last_apply\":0}", b"{\"format_version\":1,\"files\":{\"../x\":{\"sha256\":\"00\",\"ownership\":\"owned\",\"mode\":420}},\"last_apply\":0}"] {
+            sys.write(STATE_PATH, bad, 0o600).unwrap();
+            assert!(matches!(State::load(&sys), Err(StateError::Invalid { .. })));
+        }
+    }
+
+    #[test]
+    fn hashes_are_sha256() {
+        assert_eq!(
+            sha256(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

@@ -1,0 +1,442 @@
+//! `System`: the only way passplan touches a machine. Reads, atomic writes, removals and
+//! commands, addressed by host paths (`/etc/…`) and mapped under a root.
+//!
+//! Modes are wrappers, never `if dry_run` branches: [`DryRun`] records writes and commands
+//! instead of doing them, [`Offline`] records commands (a root that is not `/` is not the
+//! running machine, so its `update-initramfs` must not run here), [`Recording`] passes through
+//! and keeps a log. `plan` reads through the same `System` that `apply` writes through.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A file as found: its bytes and permission bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileState {
+    /// Content.
+    pub bytes: Vec<u8>,
+    /// Permission bits (`0o644`).
+    pub mode: u32,
+}
+
+/// What a command printed and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// Exit status; `None` when killed by a signal.
+    pub status: Option<i32>,
+    /// Standard output and error, interleaved as far as the OS allows (captured separately).
+    pub output: String,
+    /// The command was recorded, not run (dry run, offline root).
+    pub skipped: bool,
+}
+
+impl CommandOutput {
+    /// Whether the command succeeded (or was skipped).
+    pub fn success(&self) -> bool {
+        self.skipped || self.status == Some(0)
+    }
+}
+
+/// Everything apply does to a machine.
+pub trait System {
+    /// Read a file; `Ok(None)` when it does not exist.
+    fn read(&self, path: &str) -> io::Result<Option<FileState>>;
+    /// Replace a file atomically (temp file in the same directory, fsync, rename), creating
+    /// parent directories.
+    fn write(&mut self, path: &str, bytes: &[u8], mode: u32) -> io::Result<()>;
+    /// Remove a file; removing a missing file is not an error.
+    fn remove(&mut self, path: &str) -> io::Result<()>;
+    /// Run a command (never through a shell).
+    fn run(&mut self, argv: &[String]) -> io::Result<CommandOutput>;
+}
+
+/// The real machine (or a directory standing for one), under `root`.
+#[derive(Debug, Clone)]
+pub struct RealSystem {
+    root: PathBuf,
+}
+
+impl RealSystem {
+    /// A system rooted at `root` (`/` for the live machine).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Map a host path under the root, refusing paths that could leave it and any symlink
+    /// along the way: a link planted at `/etc/libvirt/hooks` must not redirect a write.
+    fn map(&self, path: &str) -> io::Result<PathBuf> {
+        if !crate::compile::valid_path(path) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("refusing the path `{}`", path.escape_debug()),
+            ));
+        }
+        let mut current = self.root.clone();
+        for component in path[1..].split('/') {
+            current.push(component);
+            match fs::symlink_metadata(&current) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!(
+                            "refusing to go through the symbolic link {}: passplan does not follow links it did not make",
+                            current.display()
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(current)
+    }
+}
+
+impl System for RealSystem {
+    fn read(&self, path: &str) -> io::Result<Option<FileState>> {
+        let full = self.map(path)?;
+        match fs::symlink_metadata(&full) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+            Ok(meta) if !meta.is_file() => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not a regular file", full.display()),
+            )),
+            Ok(meta) => Ok(Some(FileState {
+                bytes: fs::read(&full)?,
+                mode: meta.permissions().mode() & 0o7777,
+            })),
+        }
+    }
+
+    fn write(&mut self, path: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+        let full = self.map(path)?;
+        let dir = full
+            .parent()
+            .ok_or_else(|| io::Error::other("no parent directory"))?;
+        fs::create_dir_all(dir)?;
+        // Re-check after creating directories: nothing along the path may be a link.
+        self.map(path)?;
+        let name = full
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.passplan-tmp-{}", std::process::id()));
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&tmp)?;
+            file.write_all(bytes)?;
+            // The mode given to open() is filtered by the umask; set it exactly.
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+            file.sync_all()?;
+            fs::rename(&tmp, &full)?;
+            File::open(dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn remove(&mut self, path: &str) -> io::Result<()> {
+        let full = self.map(path)?;
+        match fs::remove_file(&full) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    fn run(&mut self, argv: &[String]) -> io::Result<CommandOutput> {
+        let (program, args) = argv
+            .split_first()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+        let out = Command::new(program).args(args).output().map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("`{program}` is not installed or not on PATH"),
+                )
+            } else {
+                e
+            }
+        })?;
+        let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+        output.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok(CommandOutput {
+            status: out.status.code(),
+            output,
+            skipped: false,
+        })
+    }
+}
+
+/// One thing a wrapper recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A write of this many bytes.
+    Write {
+        /// Path.
+        path: String,
+        /// Mode.
+        mode: u32,
+        /// Size in bytes.
+        len: usize,
+    },
+    /// A removal.
+    Remove {
+        /// Path.
+        path: String,
+    },
+    /// A command.
+    Run {
+        /// Program and arguments.
+        argv: Vec<String>,
+    },
+}
+
+/// Records writes and commands instead of performing them; reads see the recorded writes, so a
+/// dry run behaves like the real thing.
+#[derive(Debug)]
+pub struct DryRun<S> {
+    inner: S,
+    overlay: std::collections::BTreeMap<String, Option<FileState>>,
+    /// What would have happened, in order.
+    pub log: Vec<Recorded>,
+}
+
+impl<S: System> DryRun<S> {
+    /// Wrap a system.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            overlay: std::collections::BTreeMap::new(),
+            log: Vec::new(),
+        }
+    }
+}
+
+impl<S: System> System for DryRun<S> {
+    fn read(&self, path: &str) -> io::Result<Option<FileState>> {
+        match self.overlay.get(path) {
+            Some(state) => Ok(state.clone()),
+            None => self.inner.read(path),
+        }
+    }
+    fn write(&mut self, path: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+        self.log.push(Recorded::Write {
+            path: path.to_owned(),
+            mode,
+            len: bytes.len(),
+        });
+        self.overlay.insert(
+            path.to_owned(),
+            Some(FileState {
+                bytes: bytes.to_vec(),
+                mode,
+            }),
+        );
+        Ok(())
+    }
+    fn remove(&mut self, path: &str) -> io::Result<()> {
+        self.log.push(Recorded::Remove {
+            path: path.to_owned(),
+        });
+        self.overlay.insert(path.to_owned(), None);
+        Ok(())
+    }
+    fn run(&mut self, argv: &[String]) -> io::Result<CommandOutput> {
+        self.log.push(Recorded::Run {
+            argv: argv.to_vec(),
+        });
+        Ok(CommandOutput {
+            status: Some(0),
+            output: String::new(),
+            skipped: true,
+        })
+    }
+}
+
+/// Performs file changes but records commands instead of running them: for a root that is a
+/// directory, not the running machine.
+#[derive(Debug)]
+pub struct Offline<S> {
+    inner: S,
+    /// Commands that were not run.
+    pub skipped: Vec<Vec<String>>,
+}
+
+impl<S: System> Offline<S> {
+    /// Wrap a system.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            skipped: Vec::new(),
+        }
+    }
+}
+
+impl<S: System> System for Offline<S> {
+    fn read(&self, path: &str) -> io::Result<Option<FileState>> {
+        self.inner.read(path)
+    }
+    fn write(&mut self, path: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+        self.inner.write(path, bytes, mode)
+    }
+    fn remove(&mut self, path: &str) -> io::Result<()> {
+        self.inner.remove(path)
+    }
+    fn run(&mut self, argv: &[String]) -> io::Result<CommandOutput> {
+        self.skipped.push(argv.to_vec());
+        Ok(CommandOutput {
+            status: Some(0),
+            output: String::new(),
+            skipped: true,
+        })
+    }
+}
+
+/// Passes everything through and keeps a log of what changed.
+#[derive(Debug)]
+pub struct Recording<S> {
+    inner: S,
+    /// What happened, in order.
+    pub log: Vec<Recorded>,
+}
+
+impl<S: System> Recording<S> {
+    /// Wrap a system.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            log: Vec::new(),
+        }
+    }
+
+    /// The wrapped system.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: System> System for Recording<S> {
+    fn read(&self, path: &str) -> io::Result<Option<FileState>> {
+        self.inner.read(path)
+    }
+    fn write(&mut self, path: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+        self.inner.write(path, bytes, mode)?;
+        self.log.push(Recorded::Write {
+            path: path.to_owned(),
+            mode,
+            len: bytes.len(),
+        });
+        Ok(())
+    }
+    fn remove(&mut self, path: &str) -> io::Result<()> {
+        self.inner.remove(path)?;
+        self.log.push(Recorded::Remove {
+            path: path.to_owned(),
+        });
+        Ok(())
+    }
+    fn run(&mut self, argv: &[String]) -> io::Result<CommandOutput> {
+        let out = self.inner.run(argv)?;
+        self.log.push(Recorded::Run {
+            argv: argv.to_vec(),
+        });
+        Ok(out)
+    }
+}
+
+impl<S: System + ?Sized> System for &mut S {
+    fn read(&self, path: &str) -> io::Result<Option<FileState>> {
+        (**self).read(path)
+    }
+    fn write(&mut self, path: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+        (**self).write(path, bytes, mode)
+    }
+    fn remove(&mut self, path: &str) -> io::Result<()> {
+        (**self).remove(path)
+    }
+    fn run(&mut self, argv: &[String]) -> io::Result<CommandOutput> {
+        (**self).run(argv)
+    }
+}
+
+/// Whether `root` is the running machine's `/`.
+pub fn is_live_root(root: &Path) -> bool {
+    root.canonicalize().is_ok_and(|p| p == Path::new("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_atomically_with_the_mode_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sys = RealSystem::new(dir.path());
+        sys.write("/etc/libvirt/hooks/qemu", b"#!/bin/bash\n", 0o755)
+            .unwrap();
+        let state = sys.read("/etc/libvirt/hooks/qemu").unwrap().unwrap();
+        assert_eq!(
+            state,
+            FileState {
+                bytes: b"#!/bin/bash\n".to_vec(),
+                mode: 0o755
+            }
+        );
+        let leftovers: Vec<_> = fs::read_dir(dir.path().join("etc/libvirt/hooks"))
+            .unwrap()
+            .collect();
+        assert_eq!(leftovers.len(), 1, "no temp file left behind");
+        sys.remove("/etc/libvirt/hooks/qemu").unwrap();
+        sys.remove("/etc/libvirt/hooks/qemu").unwrap();
+        assert_eq!(sys.read("/etc/libvirt/hooks/qemu").unwrap(), None);
+    }
+
+    #[test]
+    fn refuses_symlinks_and_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("etc/libvirt")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("etc/libvirt/hooks")).unwrap();
+        let mut sys = RealSystem::new(dir.path());
+        let err = sys
+            .write("/etc/libvirt/hooks/qemu", b"x", 0o755)
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert!(
+            fs::read_dir(outside.path()).unwrap().next().is_none(),
+            "nothing written through the link"
+        );
+        assert!(sys.write("/etc/../x", b"x", 0o644).is_err());
+        assert!(sys.read("relative").is_err());
+    }
+
+    #[test]
+    fn dry_run_reads_its_own_writes_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dry = DryRun::new(RealSystem::new(dir.path()));
+        dry.write("/etc/x.conf", b"a", 0o644).unwrap();
+        assert_eq!(dry.read("/etc/x.conf").unwrap().unwrap().bytes, b"a");
+        assert!(
+            dry.run(&["false".to_owned()]).unwrap().success(),
+            "commands are recorded, not run"
+        );
+        assert!(!dir.path().join("etc/x.conf").exists());
+        assert_eq!(dry.log.len(), 2);
+    }
+
+    #[test]
+    fn a_missing_program_names_itself() {
+        let mut sys = RealSystem::new("/");
+        let err = sys
+            .run(&["passplan-no-such-program".to_owned()])
+            .unwrap_err();
+        assert!(err.to_string().contains("passplan-no-such-program"));
+    }
+}

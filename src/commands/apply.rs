@@ -1,0 +1,235 @@
+//! `passplan apply SPEC|PLAN` and `passplan rollback`: converge the machine, or undo the last
+//! apply. Shows the plan and asks first (unless `--yes`), holds the lock, and works offline
+//! (files only, commands recorded) when the root is not the running machine.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use super::Outcome;
+use crate::apply::lock::Lock;
+use crate::apply::system::{Offline, RealSystem, System, is_live_root};
+use crate::apply::{self, Options};
+use crate::cli::Config;
+use crate::plan::{Plan, render};
+
+/// Options of `apply`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplyArgs {
+    /// Do not ask.
+    pub yes: bool,
+    /// Overwrite hand-edited managed files.
+    pub force: bool,
+}
+
+/// Whether the process runs as root (uid 0), read from procfs (no libc needed).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn load_plan(path: &Path, err: &mut dyn Write) -> std::io::Result<Option<Plan>> {
+    match std::fs::read(path).map(|b| serde_json::from_slice::<Plan>(&b)) {
+        Ok(Ok(plan)) if plan.format_version == crate::plan::FORMAT_VERSION => Ok(Some(plan)),
+        Ok(Ok(plan)) => {
+            writeln!(
+                err,
+                "error: {} is a plan of format {}, this passplan reads {}",
+                path.display(),
+                plan.format_version,
+                crate::plan::FORMAT_VERSION
+            )?;
+            Ok(None)
+        }
+        Ok(Err(e)) => {
+            writeln!(err, "error: {} is not a saved plan: {e}", path.display())?;
+            Ok(None)
+        }
+        Err(e) => {
+            writeln!(err, "error: cannot read {}: {e}", path.display())?;
+            Ok(None)
+        }
+    }
+}
+
+/// Whether a file is a saved plan (JSON) rather than a spec (KDL).
+fn is_saved_plan(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{'))
+}
+
+fn preflight(root: &Path, err: &mut dyn Write) -> std::io::Result<bool> {
+    if is_live_root(root) && !is_root() {
+        writeln!(
+            err,
+            "error: applying to this machine needs root: run `sudo passplan apply …` (or --root DIR for a directory)"
+        )?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+fn confirm(
+    question: &str,
+    yes: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        writeln!(
+            err,
+            "error: not asking for confirmation without a terminal; pass --yes to apply non-interactively"
+        )?;
+        return Ok(false);
+    }
+    write!(out, "\n{question} Only 'yes' will be accepted: ")?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+pub(super) fn run(
+    config: &Config,
+    target: &Path,
+    root: &Path,
+    args: ApplyArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Outcome> {
+    if !preflight(root, err)? {
+        return Ok(Outcome::Failure);
+    }
+    let _lock = match Lock::acquire(root) {
+        Ok(lock) => {
+            if let Some(pid) = lock.took_over {
+                writeln!(
+                    err,
+                    "warning: took over the lock of an apply (pid {pid}) that is no longer running; an interrupted apply is rolled back first"
+                )?;
+            }
+            lock
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Outcome::Failure);
+        }
+    };
+    let plan = if is_saved_plan(target) {
+        let Some(plan) = load_plan(target, err)? else {
+            return Ok(Outcome::Failure);
+        };
+        if Path::new(&plan.root) != root {
+            writeln!(
+                err,
+                "error: the plan was made for the root {}, not {}; pass --root {}",
+                plan.root,
+                root.display(),
+                plan.root
+            )?;
+            return Ok(Outcome::Failure);
+        }
+        plan
+    } else {
+        let Some(plan) = super::plan::compute(config, target, root, out, err)? else {
+            return Ok(Outcome::Failure);
+        };
+        plan
+    };
+    render::human(&plan, out, config.color)?;
+    if !plan.has_changes() {
+        return Ok(Outcome::Success);
+    }
+    if !confirm("Apply these changes?", args.yes, out, err)? {
+        writeln!(out, "Apply cancelled.")?;
+        return Ok(Outcome::Failure);
+    }
+    writeln!(out)?;
+    let real = RealSystem::new(root);
+    let result = if is_live_root(root) {
+        let mut sys = real;
+        apply::apply(
+            &mut sys as &mut dyn System,
+            &plan,
+            Options { force: args.force },
+            out,
+        )
+    } else {
+        let mut sys = Offline::new(real);
+        apply::apply(
+            &mut sys as &mut dyn System,
+            &plan,
+            Options { force: args.force },
+            out,
+        )
+    };
+    match result {
+        Ok(report) => {
+            writeln!(
+                out,
+                "\nApply complete: {} file{} changed, {} command{} run.",
+                report.files,
+                if report.files == 1 { "" } else { "s" },
+                report.commands,
+                if report.commands == 1 { "" } else { "s" }
+            )?;
+            if plan.reboot_required {
+                writeln!(
+                    out,
+                    "Reboot to use the new kernel command line and initramfs."
+                )?;
+            }
+            Ok(Outcome::Success)
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(Outcome::Failure)
+        }
+    }
+}
+
+pub(super) fn rollback(
+    root: &Path,
+    yes: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Outcome> {
+    if !preflight(root, err)? {
+        return Ok(Outcome::Failure);
+    }
+    let _lock = match Lock::acquire(root) {
+        Ok(lock) => lock,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Outcome::Failure);
+        }
+    };
+    if !confirm("Restore the files the last apply changed?", yes, out, err)? {
+        writeln!(out, "Rollback cancelled.")?;
+        return Ok(Outcome::Failure);
+    }
+    let mut sys = RealSystem::new(root);
+    match apply::rollback(&mut sys as &mut dyn System, out) {
+        Ok(n) => {
+            if n > 0 {
+                writeln!(
+                    out,
+                    "Rolled back {n} file change{}. Commands (initramfs, boot loader) were not re-run: run `passplan plan` to see what is needed.",
+                    if n == 1 { "" } else { "s" }
+                )?;
+            }
+            Ok(Outcome::Success)
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(Outcome::Failure)
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The planner: `Desired` × what is on the machine → [`Plan`], a serialisable list of changes
+//! in dependency order, the commands they set off, and whether a reboot is needed.
+//!
+//! [`observe`] reads (through `System`) exactly the files the plan is about: every desired path,
+//! every path in the ownership state, and the state itself. [`plan`] is pure. Human and JSON
+//! output are views of the same `Plan` (`render`).
+
+mod graph;
+pub mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+pub use graph::{Graph, Node};
+
+use crate::apply::state::{State, sha256};
+use crate::apply::system::{FileState, System};
+use crate::compile::{Desired, Ownership, Step, Trigger};
+use crate::host::{HostFacts, param_names_equal};
+
+/// The plan format version, in JSON output and saved plans.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What happens to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The file is new.
+    Create,
+    /// The file changes (content or mode).
+    Update,
+    /// A file passplan made is no longer wanted.
+    Delete,
+}
+
+impl Action {
+    /// Terraform's symbol: `+ ~ -`.
+    pub fn symbol(self) -> char {
+        match self {
+            Self::Create => '+',
+            Self::Update => '~',
+            Self::Delete => '-',
+        }
+    }
+}
+
+/// One file change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// What changes.
+    pub action: Action,
+    /// The file.
+    pub path: String,
+    /// Content now (`None`: absent, or not text).
+    pub before: Option<String>,
+    /// Content after (`None` for a delete).
+    pub after: Option<String>,
+    /// Mode now.
+    pub mode_before: Option<u32>,
+    /// Mode after.
+    pub mode_after: Option<u32>,
+    /// Whole file or in-place edit.
+    pub ownership: Ownership,
+    /// Why.
+    pub reason: String,
+    /// The file was edited by hand since passplan last wrote it.
+    pub drift: bool,
+    /// What the change sets off.
+    pub triggers: Vec<Trigger>,
+}
+
+/// A plan. Invariant: `changes` and `steps` are in apply order; `observed` holds the hash of
+/// every file the plan was computed from, so a stale saved plan can be refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Format version.
+    pub format_version: u32,
+    /// The root the plan is for (`/` for the live machine).
+    pub root: String,
+    /// File changes, in order.
+    pub changes: Vec<Change>,
+    /// Commands, in order.
+    pub steps: Vec<Step>,
+    /// A reboot is needed for the changes to take effect.
+    pub reboot_required: bool,
+    /// Kernel tokens configured but not in the running kernel (a reboot still pending).
+    pub pending_tokens: Vec<String>,
+    /// Why the order is what it is: (before, after, why), by change path or command.
+    pub order: Vec<(String, String, String)>,
+    /// Notes from the compiler and the planner.
+    pub notes: Vec<String>,
+    /// Path → SHA-256 of the content the plan was computed from (`None`: absent).
+    pub observed: BTreeMap<String, Option<String>>,
+}
+
+impl Plan {
+    /// Whether applying would change anything.
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty() || !self.steps.is_empty()
+    }
+
+    /// (create, update, delete) counts.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let n = |a| self.changes.iter().filter(|c| c.action == a).count();
+        (n(Action::Create), n(Action::Update), n(Action::Delete))
+    }
+}
+
+/// What is on the machine, for the paths a plan is about.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Path → the file, or `None` when absent.
+    pub files: BTreeMap<String, Option<FileState>>,
+    /// The ownership state.
+    pub state: State,
+}
+
+/// Read every desired path, every managed path, and the state.
+pub fn observe(sys: &dyn System, desired: &Desired, state: State) -> std::io::Result<Observed> {
+    let mut paths: BTreeSet<&str> = desired.artifacts.iter().map(|a| a.path.as_str()).collect();
+    paths.extend(state.files.keys().map(String::as_str));
+    let mut files = BTreeMap::new();
+    for path in paths {
+        files.insert(path.to_owned(), sys.read(path)?);
+    }
+    Ok(Observed { files, state })
+}
+
+/// Where a libvirt daemon reload comes from: the daemon caches whether the `qemu` hook exists.
+fn libvirt_reload() -> Step {
+    Step {
+        trigger: Trigger::LibvirtReload,
+        argv: [
+            "systemctl",
+            "try-reload-or-restart",
+            "libvirtd.service",
+            "virtqemud.service",
+        ]
+        .map(String::from)
+        .to_vec(),
+        reason: "libvirt notices a new qemu hook only after a reload".to_owned(),
+    }
+}
+
+/// Compute the plan. Pure.
+pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
+    let root = host.root.display().to_string();
+    let mut changes = Vec::new();
+    let text = |f: &FileState| String::from_utf8(f.bytes.clone()).ok();
+    for a in &desired.artifacts {
+        let current = observed.files.get(&a.path).cloned().flatten();
+        let managed = observed.state.files.get(&a.path);
+        let drift = match (&current, managed) {
+            (Some(cur), Some(m)) => {
+                sha256(&cur.bytes) != m.sha256 && cur.bytes != a.content.as_bytes()
+            }
+            _ => false,
+        };
+        let action = match &current {
+            None => Action::Create,
+            Some(cur) if cur.bytes == a.content.as_bytes() && cur.mode == a.mode => continue,
+            Some(_) => Action::Update,
+        };
+        changes.push(Change {
+            action,
+            path: a.path.clone(),
+            before: current.as_ref().and_then(text),
+            after: Some(a.content.clone()),
+            mode_before: current.as_ref().map(|c| c.mode),
+            mode_after: Some(a.mode),
+            ownership: a.ownership,
+            reason: a.reason.clone(),
+            drift,
+            triggers: a.triggers.clone(),
+        });
+    }
+    let wanted: BTreeSet<&str> = desired.artifacts.iter().map(|a| a.path.as_str()).collect();
+    for (path, managed) in &observed.state.files {
+        if wanted.contains(path.as_str()) || managed.ownership != Ownership::Owned {
+            continue;
+        }
+        let Some(current) = observed.files.get(path).cloned().flatten() else {
+            continue;
+        };
+        changes.push(Change {
+            action: Action::Delete,
+            path: path.clone(),
+            before: text(&current),
+            after: None,
+            mode_before: Some(current.mode),
+            mode_after: None,
+            ownership: managed.ownership,
+            reason: "no longer wanted by the spec".to_owned(),
+            drift: sha256(&current.bytes) != managed.sha256,
+            triggers: delete_triggers(path),
+        });
+    }
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let fired: BTreeSet<Trigger> = changes
+        .iter()
+        .flat_map(|c| c.triggers.iter().copied())
+        .collect();
+    let mut steps: Vec<Step> = desired
+        .steps
+        .iter()
+        .filter(|s| fired.contains(&s.trigger))
+        .cloned()
+        .collect();
+    if fired.contains(&Trigger::LibvirtReload) {
+        steps.push(libvirt_reload());
+    }
+    let reboot_required = fired.contains(&Trigger::Reboot);
+
+    let (changes, steps, order) = order(changes, steps, reboot_required);
+
+    // A reboot still pending: tokens the configuration has that the running kernel lacks.
+    let pending_tokens = desired
+        .kernel_tokens
+        .iter()
+        .filter(|t| {
+            !host
+                .cmdline
+                .tokens
+                .iter()
+                .any(|r| param_names_equal(&r.key, &t.key) && r.value == t.value)
+        })
+        .map(|t| {
+            t.value
+                .as_ref()
+                .map_or_else(|| t.key.clone(), |v| format!("{}={v}", t.key))
+        })
+        .collect();
+
+    let observed_hashes = observed
+        .files
+        .iter()
+        .map(|(p, f)| (p.clone(), f.as_ref().map(|f| sha256(&f.bytes))))
+        .collect();
+    Plan {
+        format_version: FORMAT_VERSION,
+        root,
+        changes,
+        steps,
+        reboot_required,
+        pending_tokens,
+        order,
+        notes: desired.notes.clone(),
+        observed: observed_hashes,
+    }
+}
+
+/// Removing a file sets off what writing it did: the same consumer must re-read.
+fn delete_triggers(path: &str) -> Vec<Trigger> {
+    if path.starts_with("/etc/modprobe.d/")
+        || path.starts_with("/etc/dracut.conf.d/")
+        || path.starts_with("/etc/mkinitcpio.conf.d/")
+        || path.starts_with("/etc/initramfs-tools/")
+    {
+        vec![Trigger::Initramfs, Trigger::Reboot]
+    } else if path.starts_with("/etc/systemd/network/") || path.starts_with("/etc/NetworkManager/")
+    {
+        vec![Trigger::Network]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Put changes and steps in dependency order, returning the edges' reasons.
+#[allow(
+    clippy::type_complexity,
+    reason = "a private helper returning the three parts of a plan"
+)]
+fn order(
+    changes: Vec<Change>,
+    steps: Vec<Step>,
+    reboot: bool,
+) -> (Vec<Change>, Vec<Step>, Vec<(String, String, String)>) {
+    let mut g = Graph::default();
+    let change_nodes: Vec<_> = (0..changes.len())
+        .map(|i| g.node(Node::Change(i)))
+        .collect();
+    let step_nodes: Vec<_> = (0..steps.len()).map(|i| g.node(Node::Step(i))).collect();
+    let reboot_node = reboot.then(|| g.node(Node::Reboot));
+    for (ci, change) in changes.iter().enumerate() {
+        for (si, step) in steps.iter().enumerate() {
+            if change.triggers.contains(&step.trigger) {
+                // A command that regenerates something must read the files it is about.
+                g.edge(
+                    change_nodes[ci],
+                    step_nodes[si],
+                    "the command reads this file",
+                );
+            }
+        }
+        if let Some(r) = reboot_node.filter(|_| change.triggers.contains(&Trigger::Reboot)) {
+            g.edge(
+                change_nodes[ci],
+                r,
+                "the running kernel reads this only at boot",
+            );
+        }
+        // Hooks and bridges before domains: a domain's hooks must exist before it can start.
+        if change.path.starts_with("/etc/libvirt/qemu/") {
+            for (oi, other) in changes.iter().enumerate() {
+                if other.path.starts_with("/etc/libvirt/hooks/")
+                    || other.triggers.contains(&Trigger::Network)
+                {
+                    g.edge(
+                        change_nodes[oi],
+                        change_nodes[ci],
+                        "a domain's hooks and bridge must exist before it starts",
+                    );
+                }
+            }
+        }
+    }
+    for (ai, a) in steps.iter().enumerate() {
+        for (bi, b) in steps.iter().enumerate() {
+            if a.trigger == Trigger::Initramfs && b.trigger == Trigger::Bootloader {
+                // kernel-install and update-grub pick up the image the initramfs step built.
+                g.edge(
+                    step_nodes[ai],
+                    step_nodes[bi],
+                    "the boot loader installs the rebuilt initramfs",
+                );
+            }
+            if a.trigger == b.trigger && ai < bi {
+                g.edge(
+                    step_nodes[ai],
+                    step_nodes[bi],
+                    "commands of one kind run in the order given",
+                );
+            }
+        }
+        if let Some(r) =
+            reboot_node.filter(|_| matches!(a.trigger, Trigger::Initramfs | Trigger::Bootloader))
+        {
+            g.edge(
+                step_nodes[ai],
+                r,
+                "the new image and command line are used at the next boot",
+            );
+        }
+    }
+    let rank = |n: &Node| match n {
+        Node::Change(_) => 0,
+        Node::Step(_) => 1,
+        Node::Reboot => 2,
+    };
+    let label = |n: &Node| match n {
+        Node::Change(i) => changes[*i].path.clone(),
+        Node::Step(i) => steps[*i].argv.join(" "),
+        Node::Reboot => "reboot".to_owned(),
+    };
+    let ordered = g.order(rank).unwrap_or_else(|cycle| {
+        // Emitters never produce a cycle; keep the input order rather than lose the plan.
+        debug_assert!(false, "dependency cycle: {cycle:?}");
+        (0..changes.len())
+            .map(Node::Change)
+            .chain((0..steps.len()).map(Node::Step))
+            .collect()
+    });
+    let edges = g
+        .edges()
+        .into_iter()
+        .map(|(a, b, why)| (label(&a), label(&b), why.to_owned()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut out_changes = Vec::new();
+    let mut out_steps = Vec::new();
+    for n in ordered {
+        match n {
+            Node::Change(i) => out_changes.push(changes[i].clone()),
+            Node::Step(i) => out_steps.push(steps[i].clone()),
+            Node::Reboot => {}
+        }
+    }
+    (out_changes, out_steps, edges)
+}
