@@ -47,10 +47,7 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
             Ok(())
         }
         Some(Loader::Grub) => grub::emit(input, &want, out),
-        Some(Loader::Grubby) => {
-            grubby::emit(&want, out);
-            Ok(())
-        }
+        Some(Loader::Grubby) => grubby::emit(&want, out),
         Some(Loader::Kernelstub) => kernelstub::emit(input, &want, out),
         Some(Loader::SystemdBoot) => systemd_boot::emit(input, &want, out),
     }
