@@ -277,3 +277,67 @@ fn systemd_boot_seed_004_edits_kernel_cmdline() {
     );
     assert_idempotent(&checked, &source, path, content);
 }
+
+#[test]
+fn every_kind_of_token_in_order() {
+    let (base, _) = checked("seed-003");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed-003/host.kdl"),
+    )
+    .expect("read the spec")
+    .replace(
+        "iommu mode=\"on\"",
+        "iommu mode=\"pt\"\n        acs-override \"downstream\" \"multifunction\"\n        \
+         param \"video=efifb:off\"\n        hugepages size=\"2MiB\" count=16",
+    )
+    .replace(
+        "emulator \"0,4\"",
+        "emulator \"0,4\"\n        isolate \"boot\"",
+    );
+    let (spec, diags) = passplan::spec::parse(&text);
+    let spec = spec.unwrap_or_else(|| panic!("{diags:?}"));
+    let mut host = base.host.clone();
+    // Ubuntu's kernels build vfio-pci in: the ids must go on the command line.
+    host.vfio_pci = passplan::host::VfioPci::BuiltIn;
+    let (checked, diags) = check(spec, host);
+    let checked = checked.unwrap_or_else(|| panic!("{diags:?}"));
+    let source = SpecSource {
+        name: "host.kdl".into(),
+        text,
+    };
+    let out = emit(&checked, &source);
+    let ids: Vec<String> = checked
+        .host
+        .slot_functions(checked.spec.devices[0].pci.value)
+        .iter()
+        .map(|a| checked.host.pci[a].id.to_string())
+        .collect();
+    assert!(ids.len() >= 2, "the GTX 970 and its audio function");
+    assert_eq!(
+        rendered(&out.kernel_tokens),
+        [
+            "intel_iommu=on".to_owned(),
+            "iommu=pt".to_owned(),
+            format!("vfio-pci.ids={}", ids.join(",")),
+            "default_hugepagesz=2M".to_owned(),
+            "hugepagesz=2M".to_owned(),
+            "hugepages=4112".to_owned(),
+            "isolcpus=1-3,5-7".to_owned(),
+            "nohz_full=1-3,5-7".to_owned(),
+            "rcu_nocbs=1-3,5-7".to_owned(),
+            "pcie_acs_override=downstream,multifunction".to_owned(),
+            "video=efifb:off".to_owned(),
+        ]
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("built into this kernel"))
+    );
+    let content = edited(&checked, &out, "/etc/default/grub");
+    assert_wins(
+        &KernelCmdline::parse(&sourced_grub(content)),
+        &out.kernel_tokens,
+    );
+    assert_idempotent(&checked, &source, "/etc/default/grub", content);
+}
