@@ -3,6 +3,8 @@
 //! know about the host comes from `Checked` (including the current text of files they edit).
 
 pub mod initramfs;
+pub mod kernel;
+pub mod loader;
 pub mod modprobe;
 pub mod network;
 
@@ -12,7 +14,7 @@ use crate::compile::{CompileError, Desired, Input};
 pub(crate) type Emit = fn(&Input<'_>, &mut Desired) -> Result<(), CompileError>;
 
 /// Every emitter, in the order they run. Kernel tokens come first: the loader editors need them.
-pub(crate) const EMITTERS: &[Emit] = &[modprobe::emit, initramfs::emit, network::emit];
+pub(crate) const EMITTERS: &[Emit] = &[kernel::emit, loader::emit, modprobe::emit, initramfs::emit, network::emit];
 
 /// The header of every file passplan owns: who manages it, and where in the spec it comes from.
 /// `#` comments suit every format passplan owns whole (shell, modprobe, dracut, mkinitcpio,
@@ -26,3 +28,4 @@ pub(crate) fn managed_header(origins: &[String]) -> String {
     }
     text
 }
+

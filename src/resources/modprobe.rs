@@ -66,9 +66,7 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
         });
     }
     if builtin {
-        if !binding.ids.is_empty() {
-            out.notes.push("vfio-pci is built into this kernel: modprobe options do nothing, so ids go on the kernel command line".to_owned());
-        }
+        // kernel.rs puts the ids on the command line and says so.
         return Ok(());
     }
     out.artifacts.push(Artifact {

@@ -1,0 +1,55 @@
+//! GRUB with BLS entries (Fedora, RHEL): grubby owns the entries, `grubenv`, `/etc/default/grub`
+//! and `/etc/kernel/cmdline` together, so passplan edits no file and runs
+//! `grubby --update-kernel=ALL --args="<tokens>"` instead. grubby replaces an existing `key=`
+//! rather than duplicating it (FACTS §1), the same rule as [`super::tokens`].
+//!
+//! Removing tokens passplan owned before (`--remove-args`) needs the ownership state of the
+//! next issue; until then only `--args` is emitted. The desired tokens go into a note, since
+//! there is no artifact to show them.
+
+use super::tokens;
+use crate::compile::{CompileError, Desired};
+use crate::host::CmdlineToken;
+
+/// The grubby step for `want`, and a note naming the tokens.
+pub(super) fn emit(want: &[CmdlineToken], out: &mut Desired) -> Result<(), CompileError> {
+    let words: Vec<String> = want
+        .iter()
+        .map(tokens::render)
+        .collect::<Result<_, _>>()
+        .map_err(|why| super::refuse("/etc/default/grub", why))?;
+    let line = words.join(" ");
+    out.steps.push(super::step(
+        &["grubby", "--update-kernel=ALL", &format!("--args={line}")],
+        "grubby writes the kernel arguments into every boot entry",
+    ));
+    out.notes.push(format!(
+        "grubby manages the kernel command line: passplan asks it for {line}"
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::emit;
+    use crate::compile::Desired;
+    use crate::host::KernelCmdline;
+
+    #[test]
+    fn one_step_with_every_token() {
+        let mut out = Desired::default();
+        emit(
+            &KernelCmdline::parse("intel_iommu=on a=\"b c\"").tokens,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            out.steps[0].argv,
+            [
+                "grubby",
+                "--update-kernel=ALL",
+                "--args=intel_iommu=on a=\"b c\""
+            ]
+        );
+    }
+}

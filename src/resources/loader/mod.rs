@@ -1,0 +1,100 @@
+//! Puts [`Desired::kernel_tokens`] where the host's boot loader reads its command line: one
+//! editor per mechanism (FACTS §1), each a pure function over the current text of the file it
+//! edits that changes only passplan's tokens and keeps every other byte. The shared token-list
+//! logic (which token is kept, replaced, removed or added) lives in [`tokens`].
+//!
+//! The loader is the spec's `boot { loader }` when given, else what discovery detected; with
+//! neither, passplan says so in a note and edits nothing.
+
+pub mod grub;
+pub mod grubby;
+pub mod kernelstub;
+pub mod systemd_boot;
+pub mod tokens;
+
+use crate::compile::{Artifact, CompileError, Desired, Input, Ownership, Step, Trigger};
+use crate::host::{CmdlineToken, Loader};
+use crate::spec::LoaderChoice;
+
+/// Route the kernel tokens to the loader's editor.
+pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
+    // Nothing to own yet: leave the loader's files alone (removing tokens passplan owned
+    // before is the next issue's, through `drop_keys`).
+    if out.kernel_tokens.is_empty() {
+        return Ok(());
+    }
+    let spec_loader = input
+        .checked
+        .spec
+        .host
+        .boot
+        .loader
+        .as_ref()
+        .map(|l| match l.value {
+            LoaderChoice::Grub => Loader::Grub,
+            LoaderChoice::Grubby => Loader::Grubby,
+            LoaderChoice::Kernelstub => Loader::Kernelstub,
+            LoaderChoice::SystemdBoot => Loader::SystemdBoot,
+        });
+    let want = out.kernel_tokens.clone();
+    match spec_loader.or(input.checked.host.boot.loader) {
+        None => {
+            out.notes.push(format!(
+                "no boot loader was recognised: add these to the kernel command line by hand, or \
+                 name the loader in `boot {{ loader … }}`: {}",
+                joined(&want)
+            ));
+            Ok(())
+        }
+        Some(Loader::Grub) => grub::emit(input, &want, out),
+        Some(Loader::Grubby) => grubby::emit(&want, out),
+        Some(Loader::Kernelstub) => kernelstub::emit(input, &want, out),
+        Some(Loader::SystemdBoot) => systemd_boot::emit(input, &want, out),
+    }
+}
+
+/// Tokens as one line, for notes and reasons (a token that cannot be rendered is shown raw:
+/// the editors report it as an error).
+pub(crate) fn joined(tokens: &[CmdlineToken]) -> String {
+    tokens
+        .iter()
+        .map(|t| {
+            tokens::render(t).unwrap_or_else(|_| match &t.value {
+                Some(v) => format!("{}={v}", t.key),
+                None => t.key.clone(),
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The artifact for an edited command-line file.
+pub(crate) fn edited(path: &str, content: String, want: &[CmdlineToken]) -> Artifact {
+    Artifact {
+        path: path.to_owned(),
+        content,
+        // Every file these editors touch is a root-owned 0644 configuration file; the
+        // current mode is not among the host facts, so the usual one is stated.
+        mode: 0o644,
+        ownership: Ownership::Edited,
+        triggers: vec![Trigger::Bootloader, Trigger::Reboot],
+        reason: format!("kernel command line: passplan's tokens {}", joined(want)),
+    }
+}
+
+/// A regeneration step after the loader's configuration changed.
+pub(crate) fn step(argv: &[&str], reason: &str) -> Step {
+    Step {
+        trigger: Trigger::Bootloader,
+        argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// An editor's refusal as a compile error naming the file.
+pub(crate) fn refuse(path: &str, why: String) -> CompileError {
+    CompileError::Edit {
+        path: path.to_owned(),
+        why,
+    }
+}
