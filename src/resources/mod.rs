@@ -4,8 +4,10 @@
 
 use crate::compile::{CompileError, Desired, Input};
 
+pub mod hooks;
+
 /// An emitter.
 pub(crate) type Emit = fn(&Input<'_>, &mut Desired) -> Result<(), CompileError>;
 
 /// Every emitter, in the order they run. Kernel tokens come first: the loader editors need them.
-pub(crate) const EMITTERS: &[Emit] = &[];
+pub(crate) const EMITTERS: &[Emit] = &[hooks::emit];
