@@ -6,5 +6,6 @@ mod support;
 mod check_rules;
 mod cli;
 mod examples;
+mod hooks;
 mod schema;
 mod spec_diagnostics;
