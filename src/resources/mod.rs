@@ -10,11 +10,13 @@ pub mod network;
 
 use crate::compile::{CompileError, Desired, Input};
 
+pub mod hooks;
+
 /// An emitter.
 pub(crate) type Emit = fn(&Input<'_>, &mut Desired) -> Result<(), CompileError>;
 
 /// Every emitter, in the order they run. Kernel tokens come first: the loader editors need them.
-pub(crate) const EMITTERS: &[Emit] = &[kernel::emit, loader::emit, modprobe::emit, initramfs::emit, network::emit];
+pub(crate) const EMITTERS: &[Emit] = &[kernel::emit, loader::emit, modprobe::emit, initramfs::emit, hooks::emit, network::emit];
 
 /// The header of every file passplan owns: who manages it, and where in the spec it comes from.
 /// `#` comments suit every format passplan owns whole (shell, modprobe, dracut, mkinitcpio,

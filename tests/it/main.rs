@@ -7,6 +7,7 @@ mod build;
 mod check_rules;
 mod cli;
 mod examples;
+mod hooks;
 mod loader;
 mod schema;
 mod spec_diagnostics;
