@@ -638,11 +638,14 @@ mod tests {
         xml_of(&checked("workstation", &spec))
     }
 
-    /// Every element as (path, attributes, text), in document order; panics on malformed XML.
-    fn elements(xml: &str) -> Vec<(String, Vec<(String, String)>, String)> {
+    /// An element read back: `/`-joined path, attributes, text.
+    type Found = (String, Vec<(String, String)>, String);
+
+    /// Every element in document order; panics on malformed XML.
+    fn elements(xml: &str) -> Vec<Found> {
         let mut reader = Reader::from_str(xml);
         let mut stack: Vec<String> = Vec::new();
-        let mut out: Vec<(String, Vec<(String, String)>, String)> = Vec::new();
+        let mut out: Vec<Found> = Vec::new();
         let mut open: Vec<usize> = Vec::new();
         loop {
             let event = reader.read_event().expect("well-formed XML");

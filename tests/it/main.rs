@@ -5,6 +5,7 @@ mod support;
 
 mod check_rules;
 mod cli;
+mod domain;
 mod examples;
 mod schema;
 mod spec_diagnostics;
