@@ -428,9 +428,7 @@ fn every_option_passes_libvirts_schema() {
         ["-", "-", "yes", "yes"],
         "hpet present, hypervclock present"
     );
-    if !validate("every-option (UEFI)", xml) {
-        return;
-    }
+    let uefi_xml = xml.clone();
 
     let mut bios = checked("seed-001", EVERY_OPTION_BIOS);
     bios.spec.vms[0].smbios = Some(passplan::spec::Spanned::new(
@@ -468,5 +466,44 @@ fn every_option_passes_libvirts_schema() {
         "topoext is AMD only"
     );
     assert!(at(&tree, "domain/cputune").is_empty());
-    validate("every-option (BIOS, SMBIOS values)", xml);
+
+    // Validated last, so the assertions above run even where the validator is missing.
+    if validate("every-option (UEFI)", &uefi_xml) {
+        validate("every-option (BIOS, SMBIOS values)", xml);
+    }
+}
+
+#[test]
+fn compile_defines_each_domain_and_keeps_a_readable_copy() {
+    let checked = example("workstation");
+    let source = passplan::compile::SpecSource {
+        name: "specs/--odd--/host.kdl".to_owned(),
+        text: fs::read_to_string(manifest().join("examples/workstation/host.kdl"))
+            .expect("read host.kdl"),
+    };
+    let desired = passplan::compile::compile(&checked, &source).expect("compile");
+    let names: Vec<&str> = desired.domains.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["win10"]);
+    let copy = desired
+        .artifacts
+        .iter()
+        .find(|a| a.path == "/etc/libvirt/qemu/win10.xml")
+        .expect("the readable copy");
+    assert_eq!(copy.mode, 0o600);
+    assert_eq!(copy.ownership, passplan::compile::Ownership::Owned);
+    assert!(copy.triggers.is_empty());
+    assert!(
+        copy.content.ends_with(&desired.domains[0].xml),
+        "the copy is the definition under a header"
+    );
+    // The header names the spec line; a `--` in the spec's name must not end the comment early.
+    let header = copy.content.lines().next().expect("header line");
+    assert!(
+        header.starts_with("<!--") && header.ends_with("-->"),
+        "{header}"
+    );
+    assert!(!header[4..header.len() - 3].contains("--"), "{header}");
+    assert!(header.contains("host.kdl:"), "{header}");
+    let tree = read_back(&copy.content);
+    assert_eq!(tree[0].path, "domain");
 }
