@@ -68,8 +68,10 @@ pub enum ApplyError {
 pub struct Report {
     /// Files written or removed.
     pub files: usize,
-    /// Commands run (or recorded, offline).
+    /// Commands run.
     pub commands: usize,
+    /// Commands recorded but not run (offline root, dry run).
+    pub skipped: usize,
     /// A previous, interrupted apply was rolled back first.
     pub recovered: bool,
 }

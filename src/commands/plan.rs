@@ -34,6 +34,17 @@ pub(super) fn compute(
         return Ok(None);
     };
     let desired = match crate::compile::compile(&checked, &source) {
+        Ok(mut d) if crate::apply::system::is_live_root(root) => {
+            // On the running machine libvirt owns /etc/libvirt/qemu: domains are defined through
+            // its API, never by writing its files behind its back.
+            let before = d.artifacts.len();
+            d.artifacts
+                .retain(|a| !a.path.starts_with("/etc/libvirt/qemu/"));
+            if d.artifacts.len() != before {
+                d.notes.push("domains are defined through the libvirt API on the running machine; that part is not implemented yet, so `passplan build` shows their XML".to_owned());
+            }
+            d
+        }
         Ok(d) => d,
         Err(e) => {
             writeln!(err, "error: {e}")?;

@@ -94,14 +94,14 @@ mod tests {
 
     #[test]
     fn ties_are_broken_by_rank_then_node() {
-        let mut g = Graph::default();
-        let a = g.node(Node::Change(1));
-        let b = g.node(Node::Change(0));
-        let s = g.node(Node::Step(0));
-        let r = g.node(Node::Reboot);
-        g.edge(a, s, "x");
-        g.edge(s, r, "y");
-        let order = g.order(|_| 0).unwrap();
+        let mut graph = Graph::default();
+        let late = graph.node(Node::Change(1));
+        graph.node(Node::Change(0));
+        let step = graph.node(Node::Step(0));
+        let reboot = graph.node(Node::Reboot);
+        graph.edge(late, step, "x");
+        graph.edge(step, reboot, "y");
+        let order = graph.order(|_| 0).unwrap();
         assert_eq!(
             order,
             vec![
@@ -111,7 +111,6 @@ mod tests {
                 Node::Reboot
             ]
         );
-        let _ = b;
     }
 
     #[test]

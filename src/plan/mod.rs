@@ -213,7 +213,7 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
     }
     let reboot_required = fired.contains(&Trigger::Reboot);
 
-    let (changes, steps, order) = order(changes, steps, reboot_required);
+    let (changes, steps, order) = order(&changes, &steps, reboot_required);
 
     // A reboot still pending: tokens the configuration has that the running kernel lacks.
     let pending_tokens = desired
@@ -273,8 +273,8 @@ fn delete_triggers(path: &str) -> Vec<Trigger> {
     reason = "a private helper returning the three parts of a plan"
 )]
 fn order(
-    changes: Vec<Change>,
-    steps: Vec<Step>,
+    changes: &[Change],
+    steps: &[Step],
     reboot: bool,
 ) -> (Vec<Change>, Vec<Step>, Vec<(String, String, String)>) {
     let mut g = Graph::default();

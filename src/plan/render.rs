@@ -1,6 +1,7 @@
 //! Views of a [`Plan`]: the human diff (Terraform's `+ ~ -`, chezmoi's unified diffs) and the
 //! JSON document (`schema/plan.schema.json`). Renderers write to `impl Write`; colour is a flag.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use similar::TextDiff;
@@ -30,11 +31,8 @@ pub fn summary(plan: &Plan) -> String {
     let (c, u, d) = plan.counts();
     let mut line = format!("Plan: {c} to create, {u} to change, {d} to remove");
     if !plan.steps.is_empty() {
-        line.push_str(&format!(
-            ", {} command{}",
-            plan.steps.len(),
-            if plan.steps.len() == 1 { "" } else { "s" }
-        ));
+        let n = plan.steps.len();
+        let _ = write!(line, ", {n} command{}", if n == 1 { "" } else { "s" });
     }
     if plan.reboot_required {
         line.push_str(" · reboot required");
@@ -45,10 +43,10 @@ pub fn summary(plan: &Plan) -> String {
 /// Write the plan for a person.
 pub fn human(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let p = Paint(color);
-    if !plan.has_changes() {
-        writeln!(out, "No changes. The host matches the spec.")?;
-    } else {
+    if plan.has_changes() {
         writeln!(out, "passplan will make these changes, in this order:\n")?;
+    } else {
+        writeln!(out, "No changes. The host matches the spec.")?;
     }
     for change in &plan.changes {
         let colour = match change.action {

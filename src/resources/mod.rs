@@ -2,6 +2,8 @@
 //! domains, steps and kernel tokens it is responsible for. Emitters are pure: everything they
 //! know about the host comes from `Checked` (including the current text of files they edit).
 
+pub mod domain;
+pub mod hooks;
 pub mod initramfs;
 pub mod kernel;
 pub mod loader;
@@ -10,13 +12,19 @@ pub mod network;
 
 use crate::compile::{CompileError, Desired, Input};
 
-pub mod hooks;
-
 /// An emitter.
 pub(crate) type Emit = fn(&Input<'_>, &mut Desired) -> Result<(), CompileError>;
 
 /// Every emitter, in the order they run. Kernel tokens come first: the loader editors need them.
-pub(crate) const EMITTERS: &[Emit] = &[kernel::emit, loader::emit, modprobe::emit, initramfs::emit, hooks::emit, network::emit];
+pub(crate) const EMITTERS: &[Emit] = &[
+    kernel::emit,
+    loader::emit,
+    modprobe::emit,
+    initramfs::emit,
+    hooks::emit,
+    network::emit,
+    domain::emit,
+];
 
 /// The header of every file passplan owns: who manages it, and where in the spec it comes from.
 /// `#` comments suit every format passplan owns whole (shell, modprobe, dracut, mkinitcpio,
@@ -30,4 +38,3 @@ pub(crate) fn managed_header(origins: &[String]) -> String {
     }
     text
 }
-

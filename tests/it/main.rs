@@ -6,6 +6,7 @@ mod support;
 mod build;
 mod check_rules;
 mod cli;
+mod domain;
 mod examples;
 mod hooks;
 mod loader;
