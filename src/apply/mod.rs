@@ -209,7 +209,11 @@ pub fn apply(
                 status: out.status,
             });
         }
-        report.commands += 1;
+        if out.skipped {
+            report.skipped += 1;
+        } else {
+            report.commands += 1;
+        }
     }
     Ok(report)
 }

@@ -172,14 +172,24 @@ pub(super) fn run(
     };
     match result {
         Ok(report) => {
-            writeln!(
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            write!(
                 out,
-                "\nApply complete: {} file{} changed, {} command{} run.",
+                "\nApply complete: {} file{} changed, {} command{} run",
                 report.files,
-                if report.files == 1 { "" } else { "s" },
+                plural(report.files),
                 report.commands,
-                if report.commands == 1 { "" } else { "s" }
+                plural(report.commands)
             )?;
+            if report.skipped > 0 {
+                write!(
+                    out,
+                    ", {} not run because {} is not this machine (run them there after copying the files)",
+                    report.skipped,
+                    root.display()
+                )?;
+            }
+            writeln!(out, ".")?;
             if plan.reboot_required {
                 writeln!(
                     out,
