@@ -129,14 +129,6 @@ pub fn apply(
             apply: state.last_apply + 1,
             ..Journal::default()
         };
-        // Keep the state as it was, for rollback.
-        if let Some(previous) = sys.read(state::STATE_PATH)? {
-            sys.write(
-                &journal.backup_path(state::STATE_PATH),
-                &previous.bytes,
-                0o600,
-            )?;
-        }
         journal.save(sys)?;
         for change in &plan.changes {
             if let Err(e) = change_file(sys, &mut journal, change) {
@@ -167,7 +159,9 @@ pub fn apply(
             }
         }
         state.last_apply = journal.apply;
-        if let Err(e) = state.save(sys) {
+        // The state is journaled like any file, so undoing the apply undoes it too.
+        let bytes = state.to_bytes();
+        if let Err(e) = journaled(sys, &mut journal, state::STATE_PATH, Some(&bytes), 0o600) {
             let unrestored = journal.undo(sys);
             return Err(ApplyError::Rolledback {
                 what: format!("writing the state: {e}"),
@@ -223,28 +217,45 @@ fn change_file(
     journal: &mut Journal,
     change: &crate::plan::Change,
 ) -> std::io::Result<()> {
-    let current = sys.read(&change.path)?;
+    let after = match change.action {
+        Action::Create | Action::Update => change.after.as_deref().map(str::as_bytes),
+        Action::Delete => None,
+    };
+    journaled(
+        sys,
+        journal,
+        &change.path,
+        after,
+        change.mode_after.unwrap_or(0o644),
+    )
+}
+
+/// Back up `path`, record it in the journal, then write `after` (or remove the file for `None`).
+fn journaled(
+    sys: &mut dyn System,
+    journal: &mut Journal,
+    path: &str,
+    after: Option<&[u8]>,
+    mode: u32,
+) -> std::io::Result<()> {
+    let current = sys.read(path)?;
     let backup = match &current {
         Some(file) => {
-            let backup = journal.backup_path(&change.path);
+            let backup = journal.backup_path(path);
             sys.write(&backup, &file.bytes, 0o600)?;
             Some(backup)
         }
         None => None,
     };
     journal.entries.push(Entry {
-        path: change.path.clone(),
+        path: path.to_owned(),
         backup,
         mode: current.as_ref().map(|f| f.mode),
     });
     journal.save(sys)?;
-    match (&change.after, change.action) {
-        (Some(after), Action::Create | Action::Update) => sys.write(
-            &change.path,
-            after.as_bytes(),
-            change.mode_after.unwrap_or(0o644),
-        ),
-        _ => sys.remove(&change.path),
+    match after {
+        Some(bytes) => sys.write(path, bytes, mode),
+        None => sys.remove(path),
     }
 }
 
@@ -265,8 +276,11 @@ pub fn rollback(sys: &mut dyn System, progress: &mut dyn Write) -> Result<usize,
         )?;
         return Ok(0);
     }
-    let n = journal.entries.len();
-    let state_backup = journal.backup_path(state::STATE_PATH);
+    let n = journal
+        .entries
+        .iter()
+        .filter(|e| e.path != state::STATE_PATH)
+        .count();
     let failures = journal.undo(sys);
     if !failures.is_empty() {
         return Err(ApplyError::Rolledback {
@@ -274,11 +288,12 @@ pub fn rollback(sys: &mut dyn System, progress: &mut dyn Write) -> Result<usize,
             unrestored: failures,
         });
     }
-    match sys.read(&state_backup)? {
-        Some(previous) => sys.write(state::STATE_PATH, &previous.bytes, 0o600)?,
-        None => sys.remove(state::STATE_PATH)?,
-    }
-    for entry in journal.entries.iter().rev() {
+    for entry in journal
+        .entries
+        .iter()
+        .rev()
+        .filter(|e| e.path != state::STATE_PATH)
+    {
         writeln!(progress, "restored {}", entry.path)?;
     }
     Ok(n)

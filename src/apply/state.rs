@@ -101,12 +101,17 @@ impl State {
         Ok(state)
     }
 
+    /// The state file's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serialising plain maps and strings cannot fail.
+        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+
     /// Write the state atomically.
     pub fn save(&self, sys: &mut dyn System) -> Result<(), StateError> {
-        let mut bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| StateError::Invalid { why: e.to_string() })?;
-        bytes.push(b'\n');
-        sys.write(STATE_PATH, &bytes, 0o600)?;
+        sys.write(STATE_PATH, &self.to_bytes(), 0o600)?;
         Ok(())
     }
 }

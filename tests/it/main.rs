@@ -3,6 +3,7 @@
 
 mod support;
 
+mod apply;
 mod build;
 mod check_rules;
 mod cli;
