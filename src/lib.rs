@@ -12,6 +12,7 @@ pub mod compile;
 pub mod diag;
 pub mod host;
 pub mod model;
+pub mod pinning;
 pub mod resources;
 pub mod spec;
 

@@ -33,7 +33,9 @@ pub fn execute(
             root,
             out: out_dir,
         } => build::run(config, spec, root, out_dir, out, err),
-        Command::Host { root, json } => host::run(config, root, *json, out, err),
+        Command::Host { root, json, spec } => {
+            host::run(config, root, *json, spec.as_deref(), out, err)
+        }
         Command::Explain { code } => explain::run(code.as_deref(), out, err),
     }
 }
