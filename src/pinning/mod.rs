@@ -602,7 +602,14 @@ fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: Context<'_>) -> Plac
                 .map(|s| format!(", {}", s.approx()))
                 .unwrap_or_default();
             reasons.push(format!("fits one L3 domain (L3 {l3}{size})"));
-            match cx.prefer {
+            // A preference only decides something when L3 sizes differ (X3D parts).
+            let sizes: BTreeSet<Option<ByteSize>> = cores.iter().map(|c| c.l3_size).collect();
+            let prefer = if sizes.len() > 1 {
+                cx.prefer
+            } else {
+                PinPrefer::None
+            };
+            match prefer {
                 PinPrefer::Vcache => reasons.push(
                     "prefer=\"vcache\": the largest L3 that fits (the V-Cache CCD on X3D parts)"
                         .to_owned(),

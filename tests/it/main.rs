@@ -7,5 +7,6 @@ mod build;
 mod check_rules;
 mod cli;
 mod examples;
+mod pinning;
 mod schema;
 mod spec_diagnostics;
