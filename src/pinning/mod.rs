@@ -189,13 +189,6 @@ fn physical_cores(host: &HostFacts) -> Vec<Core> {
     let online: Vec<&crate::host::Cpu> = host.cpus.iter().filter(|c| c.online).collect();
     // Union-find over positions in `online`.
     let mut parent: Vec<usize> = (0..online.len()).collect();
-    fn root(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
     let index: BTreeMap<u32, usize> = online.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     let mut by_key: BTreeMap<(u32, u32, u32), usize> = BTreeMap::new();
     for (i, cpu) in online.iter().enumerate() {
@@ -239,6 +232,21 @@ fn physical_cores(host: &HostFacts) -> Vec<Core> {
     cores.sort_by_key(|c| c.first);
     cores
 }
+
+/// Union-find: the representative of `i`, compressing the path on the way.
+fn root(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// An L3 domain while choosing: its key and its free cores in preference order.
+type DomainRef<'m, 'c> = (&'m &'c CpuSet, &'m Vec<usize>);
+
+/// A NUMA node while choosing: id, domains fullest first, free CPUs, whether it holds CPU 0.
+type NodeGroup<'m, 'c> = (Option<u32>, Vec<DomainRef<'m, 'c>>, u32, bool);
 
 /// Place every VM. Results are in request order; automatic placements are disjoint from each
 /// other, from explicit pins and from the host reserve.
@@ -365,7 +373,7 @@ pub fn place(host: &HostFacts, requests: &[Request]) -> Vec<Result<Placement, Pl
                         &cores,
                         req,
                         &pick,
-                        Context {
+                        &Context {
                             reserve: *reserve,
                             prefer: *prefer,
                             reserved: &reserved,
@@ -486,7 +494,7 @@ fn choose_in_kind(
     let flatten = |list: &[(&&CpuSet, &Vec<usize>)]| -> Vec<usize> {
         list.iter().flat_map(|d| d.1.iter().copied()).collect()
     };
-    let mut node_list: Vec<(Option<u32>, Vec<(&&CpuSet, &Vec<usize>)>, u32, bool)> = nodes
+    let mut node_list: Vec<NodeGroup<'_, '_>> = nodes
         .into_iter()
         .map(|(node, mut list)| {
             order_domains(&mut list);
@@ -495,8 +503,7 @@ fn choose_in_kind(
             (node, list, total, cpu0)
         })
         .collect();
-    let mut fitting: Vec<&(Option<u32>, Vec<_>, u32, bool)> =
-        node_list.iter().filter(|nd| nd.2 >= n).collect();
+    let mut fitting: Vec<&NodeGroup<'_, '_>> = node_list.iter().filter(|nd| nd.2 >= n).collect();
     fitting.sort_by_key(|nd| (nd.3, nd.0));
     if let Some(nd) = fitting.first() {
         return fill(cores, &flatten(&nd.1), n).map(|p| (p, 1));
@@ -539,7 +546,7 @@ fn explicit(host: &HostFacts, req: &Request, list: &[u32]) -> Placement {
 }
 
 /// Lay out an automatic VM on its chosen cores and place its emulator and I/O threads.
-fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: Context<'_>) -> Placement {
+fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: &Context<'_>) -> Placement {
     let n = req.vcpus;
     let owned: CpuSet = pick
         .cores
@@ -722,12 +729,12 @@ fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: Context<'_>) -> Plac
     // Guest topology.
     let sockets = req.sockets.max(1);
     let topology = match widths.iter().collect::<Vec<_>>().as_slice() {
-        [w] if n % (**w * sockets) == 0 => Topology {
+        [w] if n.is_multiple_of(**w * sockets) => Topology {
             sockets,
             cores: n / (**w * sockets),
             threads: **w,
         },
-        _ if n % sockets == 0 => Topology {
+        _ if n.is_multiple_of(sockets) => Topology {
             sockets,
             cores: n / sockets,
             threads: 1,

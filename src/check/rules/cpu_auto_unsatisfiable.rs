@@ -26,6 +26,11 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
         let (Some(Err(e)), Some(pin)) = (cx.placement(vm), &vm.cpu.pin) else {
             continue;
         };
+        let shrink = if e.available > 0 {
+            format!("give the VM at most {} vCPUs, ", e.available)
+        } else {
+            String::new()
+        };
         out.push(
             Diagnostic::error(
                 CODE,
@@ -37,8 +42,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
             .at(pin.span, "no room")
             .host(e.to_string())
             .help(format!(
-                "give the VM at most {} vCPUs, lower `reserve`, shrink the other VMs, or pin it explicitly with pin cores=\"…\"",
-                e.available
+                "{shrink}lower `reserve`, give the other VMs fewer vCPUs, or pin it explicitly with pin cores=\"…\""
             )),
         );
     }
