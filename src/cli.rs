@@ -86,6 +86,9 @@ enum CommandArgs {
         /// Print JSON (format described in schema/host.schema.json).
         #[arg(long)]
         json: bool,
+        /// Also show where this spec's VMs run: the CPU map with the reasons.
+        #[arg(long, value_name = "SPEC", conflicts_with = "json")]
+        spec: Option<PathBuf>,
     },
     /// Print the documentation of a diagnostic code, or list every code.
     Explain {
@@ -145,6 +148,8 @@ pub enum Command {
         root: PathBuf,
         /// JSON output.
         json: bool,
+        /// A spec whose CPU placement to show.
+        spec: Option<PathBuf>,
     },
     /// `passplan explain`.
     Explain {
@@ -209,7 +214,7 @@ where
             args: crate::commands::ApplyArgs { yes, force },
         },
         CommandArgs::Rollback { root, yes } => Command::Rollback { root, yes },
-        CommandArgs::Host { root, json } => Command::Host { root, json },
+        CommandArgs::Host { root, json, spec } => Command::Host { root, json, spec },
         CommandArgs::Explain { code } => Command::Explain { code },
     };
     Ok(Config {

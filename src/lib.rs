@@ -13,6 +13,7 @@ pub mod compile;
 pub mod diag;
 pub mod host;
 pub mod model;
+pub mod pinning;
 pub mod plan;
 pub mod resources;
 pub mod spec;

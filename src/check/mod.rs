@@ -7,12 +7,17 @@
 
 pub mod rules;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::Diagnostics;
 use crate::host::{HostFacts, PciDevice};
 use crate::model::{ByteSize, PciAddress};
+use crate::pinning::{Demand, PlaceError, Placement, Request};
 use crate::spec::{Device, HugepageMode, Pin, Spanned, Spec, Vm};
+
+/// Every pinned VM's placement by VM name: explicit pins echoed, `policy="auto"` computed for
+/// all VMs together ([`crate::pinning::place`]). Unpinned VMs have no entry.
+pub type Placements = BTreeMap<String, Result<Placement, PlaceError>>;
 
 /// A spec that passed every rule against a host. Invariant: every device exists at its address
 /// with the stated identity, every IOMMU group given to a VM is given whole, pins name online
@@ -23,22 +28,107 @@ pub struct Checked {
     pub spec: Spec,
     /// The host it was checked against.
     pub host: HostFacts,
+    /// CPU placements; every automatic one succeeded (`cpu/auto-unsatisfiable` is an error).
+    pub placements: Placements,
+}
+
+impl Checked {
+    /// The context rules saw, for emitters that reuse its helpers.
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            spec: &self.spec,
+            host: &self.host,
+            placements: &self.placements,
+        }
+    }
 }
 
 /// Run every rule. Returns `Checked` when no rule reported an error.
 pub fn check(spec: Spec, host: HostFacts) -> (Option<Checked>, Diagnostics) {
     let mut out = Diagnostics::new();
+    // Computed once, for all VMs together (their cores must be disjoint); rules only read it.
+    let placements = placements(&spec, &host);
     {
         let cx = Context {
             spec: &spec,
             host: &host,
+            placements: &placements,
         };
         for rule in rules::RULES {
             (rule.run)(&cx, &mut out);
         }
     }
     let ok = !out.has_errors();
-    (ok.then_some(Checked { spec, host }), out)
+    (
+        ok.then_some(Checked {
+            spec,
+            host,
+            placements,
+        }),
+        out,
+    )
+}
+
+/// Place every pinned VM of the spec on the host ([`crate::pinning::place`]).
+pub fn placements(spec: &Spec, host: &HostFacts) -> Placements {
+    let mut names = Vec::new();
+    let mut requests = Vec::new();
+    for vm in &spec.vms {
+        let Some(pin) = &vm.cpu.pin else { continue };
+        let demand = match &pin.value {
+            Pin::Auto { reserve, prefer } => Demand::Auto {
+                reserve: *reserve,
+                prefer: *prefer,
+            },
+            other => Demand::Explicit(explicit_pins(host, other).unwrap_or_default()),
+        };
+        names.push(vm.name.value.clone());
+        requests.push(Request {
+            name: vm.name.value.clone(),
+            vcpus: vm.cpu.vcpus.value,
+            sockets: vm.cpu.sockets.value,
+            threads: vm.cpu.threads.value,
+            pin: demand,
+            iothreads: vm.cpu.iothreads.as_ref().map_or(0, |i| i.count.value),
+            emulator: vm.cpu.emulator.as_ref().map(|e| e.value.clone()),
+            iothread_cpus: vm
+                .cpu
+                .iothreads
+                .as_ref()
+                .and_then(|i| i.cpus.as_ref())
+                .map(|c| c.value.clone()),
+        });
+    }
+    names
+        .into_iter()
+        .zip(crate::pinning::place(host, &requests))
+        .collect()
+}
+
+/// Explicit pins in vCPU order. `cores` names whole physical cores: each named CPU brings its
+/// SMT siblings, and vCPUs are laid out core by core so guest thread pairs land on host
+/// sibling pairs. `None` for `policy="auto"`.
+fn explicit_pins(host: &HostFacts, pin: &Pin) -> Option<Vec<u32>> {
+    match pin {
+        Pin::Cpus(list) => Some(list.clone()),
+        Pin::Cores(set) => {
+            let mut seen = BTreeSet::new();
+            let mut out = Vec::new();
+            for cpu in set.iter() {
+                let siblings: Vec<u32> = match host.cpu(cpu) {
+                    Some(c) => c.siblings.iter().collect(),
+                    None => vec![cpu],
+                };
+                for s in siblings {
+                    if seen.insert(s) {
+                        out.push(s);
+                    }
+                }
+            }
+            Some(out)
+        }
+        Pin::Auto { .. } => None,
+    }
 }
 
 /// What a rule sees.
@@ -48,9 +138,17 @@ pub struct Context<'a> {
     pub spec: &'a Spec,
     /// The host's facts.
     pub host: &'a HostFacts,
+    /// CPU placements of every pinned VM, computed once by [`check`].
+    pub placements: &'a Placements,
 }
 
 impl<'a> Context<'a> {
+    /// A VM's CPU placement: explicit pins echoed, or what `policy="auto"` chose (`Err` when it
+    /// could not place the VM). `None` when the VM is not pinned.
+    pub fn placement(&self, vm: &Vm) -> Option<&'a Result<Placement, PlaceError>> {
+        self.placements.get(&vm.name.value)
+    }
+
     /// The host function at the device's address, when present.
     pub fn host_device(&self, device: &Device) -> Option<&'a PciDevice> {
         self.host.pci.get(&device.pci.value)
@@ -101,30 +199,18 @@ impl<'a> Context<'a> {
     }
 
     /// The host CPUs a VM's vCPUs are pinned to, in vCPU order; `None` when unpinned or when
-    /// passplan chooses (policy).
+    /// `policy="auto"` could not place it. For `policy="auto"` these are the chosen CPUs.
     ///
     /// `cores` names whole physical cores: each named CPU brings its SMT siblings, and vCPUs are
     /// laid out core by core so guest thread pairs land on host sibling pairs.
     pub fn vm_pins(&self, vm: &Vm) -> Option<Vec<u32>> {
-        match &vm.cpu.pin.as_ref()?.value {
-            Pin::Cpus(list) => Some(list.clone()),
-            Pin::Cores(set) => {
-                let mut seen = BTreeSet::new();
-                let mut out = Vec::new();
-                for cpu in set.iter() {
-                    let siblings: Vec<u32> = match self.host.cpu(cpu) {
-                        Some(c) => c.siblings.iter().collect(),
-                        None => vec![cpu],
-                    };
-                    for s in siblings {
-                        if seen.insert(s) {
-                            out.push(s);
-                        }
-                    }
-                }
-                Some(out)
-            }
-            Pin::Auto { .. } => None,
+        let pin = &vm.cpu.pin.as_ref()?.value;
+        match pin {
+            Pin::Auto { .. } => match self.placement(vm)? {
+                Ok(p) => Some(p.vcpus.clone()),
+                Err(_) => None,
+            },
+            _ => explicit_pins(self.host, pin),
         }
     }
 

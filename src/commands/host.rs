@@ -1,5 +1,6 @@
-//! `passplan host [--root DIR] [--json]`: what the host looks like — IOMMU groups with their
-//! devices, each GPU's isolation verdict, the CPU map, memory and boot setup.
+//! `passplan host [--root DIR] [--json] [--spec SPEC]`: what the host looks like — IOMMU groups
+//! with their devices, each GPU's isolation verdict, the CPU map, memory and boot setup; with a
+//! spec, also where its VMs run (guest, host, emulator and I/O-thread CPUs) and why.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -8,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::Outcome;
+use crate::check::Placements;
 use crate::cli::Config;
 use crate::host::{CoreKind, Cpu, HostFacts, Loader, PciDevice, VfioPci};
 use crate::model::{CpuSet, PciAddress};
@@ -16,9 +18,10 @@ use crate::model::{CpuSet, PciAddress};
 const FORMAT_VERSION: u32 = 1;
 
 pub(super) fn run(
-    _config: &Config,
+    config: &Config,
     root: &Path,
     json: bool,
+    spec_path: Option<&Path>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
@@ -40,7 +43,132 @@ pub(super) fn run(
     } else {
         write_human(&host, out)?;
     }
-    Ok(Outcome::Success)
+    let Some(spec_path) = spec_path else {
+        return Ok(Outcome::Success);
+    };
+    let Some(text) = super::read_spec(spec_path, err)? else {
+        return Ok(Outcome::Failure);
+    };
+    let (spec, diags) = crate::spec::parse(&text);
+    let Some(spec) = spec else {
+        super::check::write_report(config, spec_path, &text, &diags, out)?;
+        return Ok(Outcome::Failure);
+    };
+    let placements = crate::check::placements(&spec, &host);
+    writeln!(out)?;
+    write_placements(&host, &spec_path.display().to_string(), &placements, out)?;
+    // A VM that cannot be placed is the same failure `check` reports.
+    Ok(if placements.values().any(Result::is_err) {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Who uses a physical core under a spec's placements.
+fn core_owner(placements: &Placements, core: &CpuSet) -> String {
+    let mut helpers = Vec::new();
+    for (name, placement) in placements {
+        let Ok(p) = placement else { continue };
+        if p.cores.intersects(core) {
+            return name.clone();
+        }
+        if p.emulator.intersects(core) || p.iothreads.intersects(core) {
+            helpers.push(name.as_str());
+        }
+    }
+    if helpers.is_empty() {
+        "host".to_owned()
+    } else {
+        format!("host+emu:{}", helpers.join(","))
+    }
+}
+
+/// The CPU map under a spec: every core with its user, then each VM's placement and reasons.
+fn write_placements(
+    host: &HostFacts,
+    spec_name: &str,
+    placements: &Placements,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    writeln!(out, "CPU placement for {spec_name}")?;
+    if placements.is_empty() {
+        writeln!(out, "  no VM is pinned")?;
+        return Ok(());
+    }
+    let cores = cores(host);
+    let mut tree: BTreeMap<Option<u32>, BTreeMap<String, Vec<CpuSet>>> = BTreeMap::new();
+    for cpus in cores.values() {
+        let Some(first) = cpus.iter().find(|c| c.online) else {
+            continue;
+        };
+        let set: CpuSet = cpus.iter().filter(|c| c.online).map(|c| c.id).collect();
+        let l3 = first
+            .l3
+            .as_ref()
+            .map_or_else(|| "no L3".to_owned(), |s| format!("L3 {s}"));
+        tree.entry(first.node)
+            .or_default()
+            .entry(l3)
+            .or_default()
+            .push(set);
+    }
+    for (node, domains) in &tree {
+        match node {
+            Some(n) => writeln!(out, "  node {n}")?,
+            None => writeln!(out, "  (no NUMA information)")?,
+        }
+        let mut domains: Vec<_> = domains.iter().collect();
+        domains.sort_by_key(|(_, cores)| cores.iter().filter_map(CpuSet::first).min());
+        for (l3, cores) in domains {
+            let mut cores = cores.clone();
+            cores.sort_by_key(CpuSet::first);
+            let list: Vec<String> = cores
+                .iter()
+                .map(|set| format!("[{set} {}]", core_owner(placements, set)))
+                .collect();
+            writeln!(out, "    {l3:<18} {}", list.join(" "))?;
+        }
+    }
+    for (name, placement) in placements {
+        writeln!(out, "  vm {name}")?;
+        match placement {
+            Ok(p) => {
+                let guest: Vec<String> = p.vcpus.iter().map(u32::to_string).collect();
+                writeln!(out, "    guest      vCPU 0.. → {}", guest.join(","))?;
+                let show = |s: &CpuSet| {
+                    if s.is_empty() {
+                        "not pinned".to_owned()
+                    } else {
+                        s.to_string()
+                    }
+                };
+                writeln!(out, "    emulator   {}", show(&p.emulator))?;
+                writeln!(out, "    iothreads  {}", show(&p.iothreads))?;
+                if let Some(node) = p.node {
+                    writeln!(out, "    memory     NUMA node {node}")?;
+                }
+                let t = p.topology;
+                writeln!(
+                    out,
+                    "    topology   {} socket(s) × {} cores × {} threads{}",
+                    t.sockets,
+                    t.cores,
+                    t.threads,
+                    if p.cache_passthrough {
+                        ", cache passthrough"
+                    } else {
+                        ""
+                    }
+                )?;
+                for reason in &p.reasons {
+                    writeln!(out, "    - {reason}")?;
+                }
+            }
+            Err(e) => writeln!(out, "    cannot be placed: {e} (cpu/auto-unsatisfiable)")?,
+        }
+    }
+    Ok(())
 }
 
 /// Whether a GPU can be given to a guest on its own.

@@ -40,10 +40,12 @@ pub fn execute(
             root,
             out: out_dir,
         } => build::run(config, spec, root, out_dir, out, err),
-        Command::Host { root, json } => host::run(config, root, *json, out, err),
         Command::Plan { spec, root, args } => plan::run(config, spec, root, args, out, err),
         Command::Apply { target, root, args } => apply::run(config, target, root, *args, out, err),
         Command::Rollback { root, yes } => apply::rollback(root, *yes, out, err),
+        Command::Host { root, json, spec } => {
+            host::run(config, root, *json, spec.as_deref(), out, err)
+        }
         Command::Explain { code } => explain::run(code.as_deref(), out, err),
     }
 }

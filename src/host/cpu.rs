@@ -135,6 +135,7 @@ pub(super) fn discover(root: &Root) -> CpuFacts {
             } else {
                 CoreKind::Uniform
             };
+            let l3 = l3_of(root, &dir);
             Cpu {
                 id,
                 online: online.as_ref().is_none_or(|s| s.contains(id)),
@@ -146,7 +147,8 @@ pub(super) fn discover(root: &Root) -> CpuFacts {
                 // real core 0 when consumers group by (package, die, core).
                 core: root.read_u32(&format!("{topo}/core_id")).unwrap_or(id),
                 siblings,
-                l3: l3_of(root, &dir),
+                l3: l3.as_ref().map(|(set, _)| set.clone()),
+                l3_size: l3.and_then(|(_, size)| size),
                 node: nodes.iter().find(|n| n.cpus.contains(id)).map(|n| n.id),
                 kind,
             }
@@ -207,8 +209,9 @@ pub(super) fn parse_cpumap(text: &str) -> Option<CpuSet> {
     Some(set)
 }
 
-/// CPUs sharing `cpuN`'s level-3 cache, `None` when it has none (Meteor Lake LP E-cores).
-fn l3_of(root: &Root, cpu_dir: &str) -> Option<CpuSet> {
+/// CPUs sharing `cpuN`'s level-3 cache with its size, `None` when it has none (Meteor Lake LP
+/// E-cores).
+fn l3_of(root: &Root, cpu_dir: &str) -> Option<(CpuSet, Option<ByteSize>)> {
     let cache = format!("{cpu_dir}/cache");
     numbered(&root.list(&cache), "index")
         .into_iter()
@@ -217,12 +220,41 @@ fn l3_of(root: &Root, cpu_dir: &str) -> Option<CpuSet> {
             (root.read_u32(&format!("{index}/level")) == Some(3))
                 .then(|| read_list(root, &format!("{index}/shared_cpu_list")))
                 .flatten()
+                .map(|set| {
+                    let size = root
+                        .read_value(&format!("{index}/size"))
+                        .and_then(|t| parse_cache_size(&t));
+                    (set, size)
+                })
         })
+}
+
+/// A cache `size` file (`32768K`; the kernel prints KiB with a `K`) → bytes.
+pub(super) fn parse_cache_size(text: &str) -> Option<ByteSize> {
+    let text = text.trim();
+    let (number, unit) = match text.strip_suffix('K') {
+        Some(n) => (n, 1024),
+        None => match text.strip_suffix('M') {
+            Some(n) => (n, 1 << 20),
+            None => (text, 1),
+        },
+    };
+    number.parse::<u64>().ok()?.checked_mul(unit).map(ByteSize)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{CpuVendor, numbered, parse_cpuinfo, parse_cpumap, parse_node_memtotal};
+    use super::{
+        CpuVendor, numbered, parse_cache_size, parse_cpuinfo, parse_cpumap, parse_node_memtotal,
+    };
+    use crate::model::ByteSize;
+
+    #[test]
+    fn cache_sizes() {
+        assert_eq!(parse_cache_size("32768K\n"), Some(ByteSize(32 << 20)));
+        assert_eq!(parse_cache_size("96M"), Some(ByteSize(96 << 20)));
+        assert_eq!(parse_cache_size("big"), None);
+    }
 
     #[test]
     fn cpuinfo_vendor_model_and_flags() {

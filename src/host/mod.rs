@@ -127,6 +127,9 @@ pub struct Cpu {
     pub siblings: CpuSet,
     /// CPUs sharing this CPU's L3 (`cache/index*/level == 3`), `None` when it has no L3.
     pub l3: Option<CpuSet>,
+    /// Size of that L3 (`cache/index*/size`), when readable. The V-Cache CCD of an X3D part is
+    /// the domain with the larger L3; nothing else tells the two CCDs apart in sysfs.
+    pub l3_size: Option<ByteSize>,
     /// NUMA node holding the CPU, when the kernel exposes nodes.
     pub node: Option<u32>,
     /// P-core / E-core on hybrid Intel CPUs.

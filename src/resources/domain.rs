@@ -68,20 +68,18 @@ const SPINLOCK_RETRIES: &str = "8191";
 
 /// Add one [`DomainDef`] per VM, and a readable copy of each at `/etc/libvirt/qemu/<vm>.xml`.
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
-    let cx = Context {
-        spec: &input.checked.spec,
-        host: &input.checked.host,
-    };
+    let cx = input.checked.context();
     for vm in &cx.spec.vms {
         let xml = domain_xml(vm, &cx);
-        if matches!(
-            vm.cpu.pin.as_ref().map(|p| &p.value),
-            Some(Pin::Auto { .. })
-        ) {
-            out.notes.push(format!(
-                "VM `{}`: pin policy=\"auto\" is not resolved yet, so its vCPUs are left unpinned",
-                vm.name.value
-            ));
+        if let Some(Ok(placement)) = cx.placement(vm).filter(|_| {
+            matches!(
+                vm.cpu.pin.as_ref().map(|p| &p.value),
+                Some(Pin::Auto { .. })
+            )
+        }) {
+            for reason in &placement.reasons {
+                out.notes.push(format!("VM `{}`: {reason}", vm.name.value));
+            }
         }
         out.artifacts.push(Artifact {
             // The decoder only lets safe names through, so the name is one path component.
@@ -110,6 +108,7 @@ pub fn domain_xml(vm: &Vm, cx: &Context<'_>) -> String {
         x.text("name", &[], &vm.name.value);
         memory(x, vm, cx);
         cpu_tuning(x, vm, cx);
+        numatune(x, vm, cx);
         sysinfo(x, vm);
         os(x, vm);
         features(x, vm);
@@ -163,8 +162,24 @@ fn cpu_tuning(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
         x.text("iothreads", &[], &io.count.value.to_string());
     }
     let pins = cx.vm_pins(vm);
-    let iothread_cpus = iothreads.and_then(|io| io.cpus.as_ref().map(|c| (io.count.value, c)));
-    if pins.is_none() && cpu.emulator.is_none() && iothread_cpus.is_none() {
+    // Where the spec does not place the emulator and I/O threads, an automatic placement does.
+    let auto = cx
+        .placement(vm)
+        .and_then(|p| p.as_ref().ok())
+        .filter(|_| matches!(cpu.pin.as_ref().map(|p| &p.value), Some(Pin::Auto { .. })));
+    let emulator = cpu
+        .emulator
+        .as_ref()
+        .map(|e| e.value.clone())
+        .or_else(|| auto.map(|p| p.emulator.clone()).filter(|e| !e.is_empty()));
+    let iothread_cpus = iothreads.and_then(|io| {
+        io.cpus
+            .as_ref()
+            .map(|c| c.value.clone())
+            .or_else(|| auto.map(|p| p.iothreads.clone()).filter(|s| !s.is_empty()))
+            .map(|c| (io.count.value, c))
+    });
+    if pins.is_none() && emulator.is_none() && iothread_cpus.is_none() {
         return;
     }
     x.open("cputune", &[], |x| {
@@ -174,12 +189,12 @@ fn cpu_tuning(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
                 &[("vcpu", &vcpu.to_string()), ("cpuset", &host.to_string())],
             );
         }
-        if let Some(set) = &cpu.emulator {
-            x.empty("emulatorpin", &[("cpuset", &set.value.to_string())]);
+        if let Some(set) = &emulator {
+            x.empty("emulatorpin", &[("cpuset", &set.to_string())]);
         }
         // One set for all I/O threads: the spec gives them a pool, not one CPU each.
         if let Some((count, set)) = iothread_cpus {
-            let set = set.value.to_string();
+            let set = set.to_string();
             for id in 1..=count {
                 x.empty(
                     "iothreadpin",
@@ -187,6 +202,29 @@ fn cpu_tuning(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
                 );
             }
         }
+    });
+}
+
+/// Bind guest memory to the NUMA node an automatic placement chose, on hosts with several nodes
+/// (memory on the far node is slower, and the guest cannot know which it got).
+fn numatune(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
+    if cx.host.numa_nodes.len() < 2
+        || !matches!(
+            vm.cpu.pin.as_ref().map(|p| &p.value),
+            Some(Pin::Auto { .. })
+        )
+    {
+        return;
+    }
+    let Some(Ok(placement)) = cx.placement(vm) else {
+        return;
+    };
+    let Some(node) = placement.node else { return };
+    x.open("numatune", &[], |x| {
+        x.empty(
+            "memory",
+            &[("mode", "strict"), ("nodeset", &node.to_string())],
+        );
     });
 }
 
@@ -296,10 +334,25 @@ fn features(x: &mut Xml, vm: &Vm) {
 
 fn cpu(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
     let c = &vm.cpu;
-    let sockets = c.sockets.value.max(1);
-    let threads = c.threads.value.max(1);
-    // The checker (`cpu/vcpu-count`) guarantees vcpus = sockets × cores × threads.
-    let cores = (c.vcpus.value / (sockets * threads)).max(1);
+    let auto = cx
+        .placement(vm)
+        .and_then(|p| p.as_ref().ok())
+        .filter(|_| matches!(c.pin.as_ref().map(|p| &p.value), Some(Pin::Auto { .. })));
+    let (sockets, cores, threads) = match auto {
+        // An automatic placement chose whole host cores; the guest sees them as they are.
+        Some(p) => (p.topology.sockets, p.topology.cores, p.topology.threads),
+        None => {
+            let sockets = c.sockets.value.max(1);
+            let threads = c.threads.value.max(1);
+            // The checker (`cpu/vcpu-count`) guarantees vcpus = sockets × cores × threads.
+            (
+                sockets,
+                (c.vcpus.value / (sockets * threads)).max(1),
+                threads,
+            )
+        }
+    };
+    let cache_passthrough = auto.is_none_or(|p| p.cache_passthrough);
     x.open(
         "cpu",
         &[
@@ -316,7 +369,9 @@ fn cpu(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
                     ("threads", &threads.to_string()),
                 ],
             );
-            x.empty("cache", &[("mode", "passthrough")]);
+            if cache_passthrough {
+                x.empty("cache", &[("mode", "passthrough")]);
+            }
             // Without topoext an AMD guest sees no SMT and schedules threads as whole cores.
             if cx.host.cpu.vendor == CpuVendor::Amd {
                 x.empty("feature", &[("policy", "require"), ("name", "topoext")]);
@@ -626,10 +681,7 @@ mod tests {
     }
 
     fn xml_of(checked: &Checked) -> String {
-        let cx = Context {
-            spec: &checked.spec,
-            host: &checked.host,
-        };
+        let cx = checked.context();
         domain_xml(&checked.spec.vms[0], &cx)
     }
 
@@ -786,10 +838,7 @@ mod tests {
                 "{WORKSTATION_DEVICES}\nvm \"w\" {{ memory \"8GiB\"; cpu {{ vcpus 4 threads=2 }}; passthrough \"rtx3080\" \"guest-nvme\" }}"
             ),
         );
-        let cx = Context {
-            spec: &checked.spec,
-            host: &checked.host,
-        };
+        let cx = checked.context();
         let vm = &checked.spec.vms[0];
         let xml = domain_xml(vm, &cx);
         let path = "domain/devices/hostdev/source/address";

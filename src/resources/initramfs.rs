@@ -8,7 +8,6 @@ use std::fmt::Write as _;
 
 use super::managed_header;
 use super::modprobe::{MODPROBE_FILE, OVERRIDE_SCRIPT, origins};
-use crate::check::Context;
 use crate::compile::{
     Artifact, CompileError, Desired, Input, Ownership, Step, Trigger, boot_binding,
 };
@@ -21,10 +20,7 @@ const MODULES: [&str; 3] = ["vfio", "vfio_iommu_type1", "vfio_pci"];
 /// Add the generator's configuration and its regeneration step.
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
     let host = &input.checked.host;
-    let cx = Context {
-        spec: &input.checked.spec,
-        host,
-    };
+    let cx = input.checked.context();
     let binding = boot_binding(&cx);
     if binding.is_empty() {
         return Ok(());

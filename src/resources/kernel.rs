@@ -14,10 +14,7 @@ use crate::spec::{HugepageMode, IommuMode, Isolation};
 
 /// Compute the kernel tokens and note what was chosen.
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
-    let cx = Context {
-        spec: &input.checked.spec,
-        host: &input.checked.host,
-    };
+    let cx = input.checked.context();
     let mut tokens = Vec::new();
     iommu(&cx, &mut tokens, &mut out.notes);
     vfio_ids(&cx, &mut tokens, &mut out.notes);

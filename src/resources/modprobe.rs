@@ -8,7 +8,6 @@
 use std::fmt::Write as _;
 
 use super::managed_header;
-use crate::check::Context;
 use crate::compile::{
     Artifact, BootBinding, CompileError, Desired, Input, Ownership, Trigger, boot_binding,
     ids_value,
@@ -42,10 +41,7 @@ pub(crate) fn origins(input: &Input<'_>) -> Vec<String> {
 
 /// Add the modprobe file (modular vfio-pci) and the override script (any per-address binding).
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
-    let cx = Context {
-        spec: &input.checked.spec,
-        host: &input.checked.host,
-    };
+    let cx = input.checked.context();
     let binding = boot_binding(&cx);
     if binding.is_empty() {
         return Ok(());

@@ -15,7 +15,7 @@ use super::{
     Bind, BindBy, BindTime, Boot, BootHugepages, Bridge, BridgeBackend, Clock, ClockOffset,
     CpuBlock, Device, Disk, DiskBus, Firmware, GpuRole, Handoff, HookPhase, HostBlock,
     HugepageMode, Hyperv, InitramfsChoice, IoThreads, IommuMode, Isolation, LoaderChoice, Memory,
-    Network, NetworkSource, Pin, Smbios, Spanned, Spec, UserHook, Vm,
+    Network, NetworkSource, Pin, PinPrefer, Smbios, Spanned, Spec, UserHook, Vm,
 };
 use crate::diag::{self, Diagnostic, Diagnostics, did_you_mean};
 use crate::model::{ByteSize, CpuSet, PciAddress, PciId, UsbId};
@@ -1137,16 +1137,27 @@ impl Decoder {
             );
             return None;
         }
-        if let Some(reserve) = at.prop("reserve")
-            && at.prop("policy").is_none()
-        {
-            self.error(
-                diag::codes::CONFLICT,
-                reserve.span(),
-                "`reserve` applies only to policy=\"auto\"",
-                "conflicting",
+        for (name, fix) in [
+            (
+                "reserve",
                 "remove reserve, or write pin policy=\"auto\" reserve=1",
-            );
+            ),
+            (
+                "prefer",
+                "remove prefer, or write pin policy=\"auto\" prefer=\"vcache\"",
+            ),
+        ] {
+            if let Some(e) = at.prop(name)
+                && at.prop("policy").is_none()
+            {
+                self.error(
+                    diag::codes::CONFLICT,
+                    e.span(),
+                    format!("`{name}` applies only to policy=\"auto\""),
+                    "conflicting",
+                    fix,
+                );
+            }
         }
         if let Some(e) = at.prop("cores") {
             return self
@@ -1185,7 +1196,22 @@ impl Decoder {
                 Some(r) => self.u32_value(r, "reserved cores", 0, 4096)?.value,
                 None => 1,
             };
-            return Some(Spanned::new(Pin::Auto { reserve }, policy.span));
+            let prefer = match at.prop("prefer") {
+                Some(e) => {
+                    self.choice(
+                        e,
+                        "pin preference",
+                        &[
+                            ("none", PinPrefer::None),
+                            ("vcache", PinPrefer::Vcache),
+                            ("frequency", PinPrefer::Frequency),
+                        ],
+                    )?
+                    .value
+                }
+                None => PinPrefer::None,
+            };
+            return Some(Spanned::new(Pin::Auto { reserve, prefer }, policy.span));
         }
         self.error(
             diag::codes::MISSING_VALUE,

@@ -186,7 +186,7 @@ pub const GRAMMAR: &[NodeDef] = &[
     NodeDef {
         path: "vm.cpu.pin",
         args: "",
-        props: &["cores", "cpus", "policy", "reserve"],
+        props: &["cores", "cpus", "policy", "reserve", "prefer"],
         repeatable: false,
         doc: "Which host CPUs run the vCPUs: whole cores, an explicit list, or a policy.",
     },

@@ -332,11 +332,24 @@ pub enum Pin {
     Cores(CpuSet),
     /// An explicit ordered CPU list, one per vCPU.
     Cpus(Vec<u32>),
-    /// Chosen by passplan from the topology.
+    /// Chosen by passplan from the topology (`crate::pinning`).
     Auto {
         /// Physical cores kept for the host.
         reserve: u32,
+        /// Which L3 domain to favour when several fit.
+        prefer: PinPrefer,
     },
+}
+
+/// Which L3 domain `pin policy="auto"` favours when the guest fits in several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PinPrefer {
+    /// No preference: the lowest-numbered domain that fits.
+    None,
+    /// The domain with the largest L3: the V-Cache CCD on X3D parts.
+    Vcache,
+    /// The domain with the smallest L3: on X3D parts the CCD without V-Cache, which clocks higher.
+    Frequency,
 }
 
 /// I/O threads.

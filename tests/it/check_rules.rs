@@ -505,6 +505,43 @@ fn cpu_cross_l3_is_quiet_when_the_vm_cannot_fit_one_domain() {
 }
 
 #[test]
+fn cpu_auto_unsatisfiable() {
+    // 3900X: 24 CPUs, the host keeps CPU 0's core; 22 vCPUs plus 4 more cannot both fit.
+    let spec = edit("vcpus 12 threads=2", "vcpus 22 threads=2")
+        .replace(r#"pin cores="6-11""#, r#"pin policy="auto""#)
+        .replace("emulator \"0-3\"\n", "")
+        .replace("        iothreads 1 cpus=\"4-5,12-17\"\n", "")
+        + "vm \"linux\" {\n    memory \"4GiB\"\n    cpu { vcpus 4 threads=2; pin policy=\"auto\" }\n}\n";
+    expect(
+        &check(&workstation(), &spec),
+        "cpu/auto-unsatisfiable",
+        Severity::Error,
+    );
+}
+
+#[test]
+fn cpu_auto_places_the_workstation_guest_on_whole_ccxs() {
+    let spec = edit(r#"pin cores="6-11""#, r#"pin policy="auto""#)
+        .replace("emulator \"0-3\"\n", "")
+        .replace(
+            "        iothreads 1 cpus=\"4-5,12-17\"\n",
+            "        iothreads 1\n",
+        );
+    let found = check(&workstation(), &spec);
+    let errors: Vec<_> = found
+        .findings
+        .iter()
+        .filter(|(_, s)| *s == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{}", found.rendered);
+    assert!(
+        !found.codes().contains(&"cpu/cross-l3"),
+        "{}",
+        found.rendered
+    );
+}
+
+#[test]
 fn cpu_governor_unavailable() {
     expect(
         &check(

@@ -13,7 +13,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use passplan::check::{Checked, Context};
+use passplan::check::Checked;
 use passplan::resources::domain::domain_xml;
 use quick_xml::events::Event;
 use quick_xml::{Reader, XmlVersion};
@@ -62,10 +62,7 @@ fn example(name: &str) -> Checked {
 
 /// Each VM's name and domain XML.
 fn domains(checked: &Checked) -> Vec<(String, String)> {
-    let cx = Context {
-        spec: &checked.spec,
-        host: &checked.host,
-    };
+    let cx = checked.context();
     checked
         .spec
         .vms
@@ -211,10 +208,7 @@ fn golden_path(example: &str, vm: &str) -> PathBuf {
 fn example_domains_read_back_with_their_key_elements() {
     for name in examples() {
         let checked = example(&name);
-        let cx = Context {
-            spec: &checked.spec,
-            host: &checked.host,
-        };
+        let cx = checked.context();
         for vm in &checked.spec.vms {
             let label = format!("{name}/{}", vm.name.value);
             let tree = read_back(&domain_xml(vm, &cx));
@@ -506,4 +500,66 @@ fn compile_defines_each_domain_and_keeps_a_readable_copy() {
     assert!(header.contains("host.kdl:"), "{header}");
     let tree = read_back(&copy.content);
     assert_eq!(tree[0].path, "domain");
+}
+
+/// `pin policy="auto"` on a two-node host: vCPUs on one node's whole cores, the emulator near
+/// them, guest memory bound to that node — and libvirt's schema accepts it.
+#[test]
+fn auto_placement_pins_binds_memory_and_validates() {
+    let mut host = crate::support::workstation();
+    let half = host.memory.total_kb / 2;
+    host.numa_nodes = vec![
+        crate::support::FakeNode {
+            id: 0,
+            mem_total_kb: half,
+            mem_free_kb: half / 2,
+        },
+        crate::support::FakeNode {
+            id: 1,
+            mem_total_kb: half,
+            mem_free_kb: half / 2,
+        },
+    ];
+    for cpu in &mut host.cpus {
+        cpu.node = Some(u32::from(cpu.id % 12 >= 6));
+    }
+    let root = crate::support::write_seed(&host);
+    let spec =
+        r#"vm "auto" { memory "8GiB"; cpu { vcpus 6 threads=2; pin policy="auto"; iothreads 1 } }"#;
+    let (decoded, diags) = passplan::spec::parse(spec);
+    let decoded = decoded.unwrap_or_else(|| panic!("{diags:#?}"));
+    let (checked, diags) =
+        passplan::check::check(decoded, passplan::host::discover(root.path()).unwrap());
+    let checked = checked.unwrap_or_else(|| panic!("{diags:#?}"));
+    let (_, xml) = domains(&checked).remove(0);
+    let tree = read_back(&xml);
+    let pins: Vec<u32> = at(&tree, "domain/cputune/vcpupin")
+        .iter()
+        .map(|e| e.attr("cpuset").unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(pins.len(), 6);
+    let node_of = |cpu: u32| u32::from(cpu % 12 >= 6);
+    assert!(
+        pins.iter().all(|c| node_of(*c) == node_of(pins[0])),
+        "one node: {pins:?}"
+    );
+    let nodeset = at(&tree, "domain/numatune/memory")[0]
+        .attr("nodeset")
+        .unwrap();
+    assert_eq!(
+        nodeset,
+        node_of(pins[0]).to_string(),
+        "memory bound to the vCPUs' node"
+    );
+    assert_eq!(
+        at(&tree, "domain/cputune/emulatorpin").len(),
+        1,
+        "the emulator is placed too"
+    );
+    assert_eq!(
+        at(&tree, "domain/cputune/iothreadpin").len(),
+        1,
+        "and the I/O thread"
+    );
+    validate("auto placement", &xml);
 }

@@ -11,5 +11,6 @@ mod domain;
 mod examples;
 mod hooks;
 mod loader;
+mod pinning;
 mod schema;
 mod spec_diagnostics;

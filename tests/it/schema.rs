@@ -835,8 +835,8 @@ fn spec_with(schema: &Schema, path: &str, prop: Option<&str>, value: &str) -> St
             entries.push(format!("{name}={}", sample(p)));
         }
     }
-    // A property that is only valid beside another one.
-    if (path, prop) == ("vm.cpu.pin", Some("reserve")) {
+    // Properties that are only valid beside another one.
+    if matches!((path, prop), ("vm.cpu.pin", Some("reserve" | "prefer"))) {
         entries.push("policy=\"auto\"".to_owned());
     }
     let leaf_name = path.rsplit('.').next().unwrap_or(path);

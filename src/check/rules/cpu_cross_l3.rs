@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 use crate::check::Context;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::model::CpuSet;
+use crate::spec::Pin;
 
 pub(super) const CODE: Code = Code("cpu/cross-l3");
 
@@ -27,6 +28,9 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
         let (Some(pins), Some(pin)) = (cx.vm_pins(vm), &vm.cpu.pin) else {
             continue;
         };
+        if matches!(pin.value, Pin::Auto { .. }) {
+            continue; // Automatic placement spans only when it must, and says why.
+        }
         let domains: BTreeSet<CpuSet> = pins
             .iter()
             .filter_map(|c| cx.host.cpu(*c).and_then(|c| c.l3.clone()))

@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 
 use crate::check::Context;
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::spec::Pin;
 
 pub(super) const CODE: Code = Code("cpu/cross-numa");
 
@@ -25,6 +26,9 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
         let (Some(pins), Some(pin)) = (cx.vm_pins(vm), &vm.cpu.pin) else {
             continue;
         };
+        if matches!(pin.value, Pin::Auto { .. }) {
+            continue; // Automatic placement spans only when it must, and says why.
+        }
         let nodes: BTreeSet<u32> = pins
             .iter()
             .filter_map(|c| cx.host.cpu(*c).and_then(|c| c.node))

@@ -7,6 +7,7 @@ use crate::diag::{Code, Diagnostics};
 mod binding_ids_ambiguous;
 mod boot_loader_mismatch;
 mod cmdline_known_wrong;
+mod cpu_auto_unsatisfiable;
 mod cpu_core_split;
 mod cpu_cross_l3;
 mod cpu_cross_numa;
@@ -98,6 +99,7 @@ rules![
     cpu_pin_unknown,
     cpu_pin_duplicate,
     cpu_vcpu_count,
+    cpu_auto_unsatisfiable,
     cpu_core_split,
     cpu_overlap,
     cpu_cross_numa,

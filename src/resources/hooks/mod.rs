@@ -33,7 +33,6 @@ use std::fmt::Write as _;
 
 use miette::SourceSpan;
 
-use crate::check::Context;
 use crate::compile::{Artifact, CompileError, Desired, Input, Ownership, SpecSource};
 use crate::spec::{HookPhase, Vm, validate_name};
 
@@ -57,10 +56,7 @@ struct Placed {
 
 /// Add the hook tree of every VM that needs one, and the dispatcher when any does.
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
-    let cx = Context {
-        spec: &input.checked.spec,
-        host: &input.checked.host,
-    };
+    let cx = input.checked.context();
     let mut first: Option<&Vm> = None;
     for vm in &input.checked.spec.vms {
         let name = &vm.name.value;

@@ -48,6 +48,8 @@ pub struct FakeHost {
     pub cpus: Vec<FakeCpu>,
     /// Cache sizes for `cache/index{0..3}/size`.
     pub caches: FakeCaches,
+    /// Per-CPU L3 sizes in KiB overriding `caches.l3_kb` (the V-Cache CCD of an X3D part).
+    pub l3_kb_by_cpu: BTreeMap<u32, u32>,
     /// Whether `topology/core_cpus_list` and `die_cpus_list` exist (kernel ≥ 5.5). When false
     /// only the older `thread_siblings_list` / `core_siblings_list` are written.
     pub topology_core_cpus: bool,
@@ -395,6 +397,7 @@ impl Default for FakeHost {
                 l2_kb: 256,
                 l3_kb: 8192,
             },
+            l3_kb_by_cpu: BTreeMap::new(),
             topology_core_cpus: true,
             topology_cluster: false,
             hybrid: None,
@@ -752,7 +755,12 @@ impl FakeHost {
                 let mut sorted = l3.clone();
                 sorted.sort_unstable();
                 let id = l3_domains.iter().position(|d| *d == sorted).unwrap_or(0);
-                index(3, 3, "Unified", l3, self.caches.l3_kb, id);
+                let size = self
+                    .l3_kb_by_cpu
+                    .get(&cpu.id)
+                    .copied()
+                    .unwrap_or(self.caches.l3_kb);
+                index(3, 3, "Unified", l3, size, id);
             }
 
             if let Some(freq) = &self.cpufreq {

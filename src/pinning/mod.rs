@@ -1,0 +1,769 @@
+//! Automatic CPU placement: the host topology × every VM's CPU request → which host CPUs run
+//! each guest's vCPUs, emulator and I/O threads, and the guest topology that matches.
+//!
+//! Pure and deterministic: no I/O, no hash maps, every choice ranked by stable keys, so the same
+//! host and spec always give the same placement. [`place`] sees all VMs at once because their
+//! cores must be disjoint; the checker calls it once and every rule and emitter reads the result
+//! through `Context::vm_pins` and `Context::placement`.
+//!
+//! The algorithm, in the order its preferences apply:
+//!
+//! 1. Physical cores are the unit: CPUs sharing (package, die, `core_id`) — or listed as each
+//!    other's SMT siblings — form one core (`core_id` repeats across packages and has gaps, so
+//!    it is never a key on its own). Only online CPUs count. A guest always gets whole cores; a
+//!    core is never shared with the host or another guest, even when a vCPU count leaves one
+//!    sibling idle.
+//! 2. Explicit pins (`pin cores=`/`pin cpus=`) are taken first, whole cores.
+//! 3. The host keeps `reserve` cores (the largest reserve any automatic VM asks for): CPU 0's
+//!    core first — interrupts and housekeeping land there — then the cores nearest it.
+//! 4. Automatic VMs are placed largest first (ties in spec order), each in one core *kind*:
+//!    performance cores, else uniform ones, else efficiency cores — P- and E-cores are never
+//!    mixed in one guest, since a guest scheduler assumes its cores are alike.
+//! 5. Within a kind: one L3 domain (CCX/CCD) if one has enough free cores; else one NUMA node,
+//!    filling its fullest L3 domains first; else the fewest nodes. Among domains that fit, the
+//!    spec's preference decides (`vcache`: the largest L3, `frequency`: the smallest), then
+//!    domains away from CPU 0, then the lowest CPU numbers.
+//! 6. Emulator and I/O threads, after every guest has its cores: one free host core sharing
+//!    the guest's L3, else its NUMA node, else the host reserve. Explicit `emulator`/`iothreads
+//!    cpus=` in the spec win.
+//! 7. The guest topology follows the host cores: threads = the cores' SMT width when the vCPU
+//!    count fills whole cores (the spec's `threads=` only fixes the count), so guest sibling
+//!    pairs are host sibling pairs, and cache passthrough is then truthful.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::host::{CoreKind, HostFacts};
+use crate::model::{ByteSize, CpuSet};
+use crate::spec::PinPrefer;
+
+/// One VM's CPU request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// VM name, for reasons and errors.
+    pub name: String,
+    /// vCPU count.
+    pub vcpus: u32,
+    /// Guest sockets (from the spec).
+    pub sockets: u32,
+    /// Guest threads per core the spec asks for.
+    pub threads: u32,
+    /// Explicit pins or the automatic policy.
+    pub pin: Demand,
+    /// I/O thread count (0 = none).
+    pub iothreads: u32,
+    /// Emulator CPUs fixed by the spec.
+    pub emulator: Option<CpuSet>,
+    /// I/O-thread CPUs fixed by the spec.
+    pub iothread_cpus: Option<CpuSet>,
+}
+
+/// How a VM's vCPUs are pinned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Demand {
+    /// Host CPUs named by the spec, one per vCPU in order; taken before any automatic VM.
+    Explicit(Vec<u32>),
+    /// Chosen here.
+    Auto {
+        /// Physical cores kept for the host.
+        reserve: u32,
+        /// Which L3 domain to favour.
+        prefer: PinPrefer,
+    },
+}
+
+/// Where one VM runs. Invariant: `vcpus` has one host CPU per vCPU, in guest order, thread
+/// pairs on sibling pairs; an automatic placement's CPUs belong to no other VM and to no core of
+/// the host reserve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Host CPU per vCPU, in guest order.
+    pub vcpus: Vec<u32>,
+    /// Every CPU of the cores the guest owns (a sibling may be idle, but it is the guest's).
+    pub cores: CpuSet,
+    /// Where QEMU's emulator threads run; empty = not pinned.
+    pub emulator: CpuSet,
+    /// Where the I/O threads run; empty when the VM has none.
+    pub iothreads: CpuSet,
+    /// The NUMA node holding every vCPU, to bind guest memory to (`<numatune>`); `None` when
+    /// the vCPUs span nodes or the host exposes none.
+    pub node: Option<u32>,
+    /// The guest topology that matches the host cores.
+    pub topology: Topology,
+    /// Whether `<cache mode='passthrough'/>` tells the guest the truth: its cores are whole host
+    /// cores with the same thread count.
+    pub cache_passthrough: bool,
+    /// Why, one line each, for `passplan host --spec`.
+    pub reasons: Vec<String>,
+}
+
+/// Guest CPU topology: `sockets × cores × threads` = vCPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Topology {
+    /// Sockets.
+    pub sockets: u32,
+    /// Cores per socket.
+    pub cores: u32,
+    /// Threads per core.
+    pub threads: u32,
+}
+
+/// Why a VM could not be placed automatically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceError {
+    /// vCPUs asked for.
+    pub vcpus: u32,
+    /// The most CPUs free in whole cores of one kind.
+    pub available: u32,
+    /// CPUs the host reserve keeps.
+    pub reserved: CpuSet,
+    /// CPUs other VMs already own.
+    pub taken: CpuSet,
+}
+
+impl fmt::Display for PlaceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} vCPUs need whole cores, but only {} CPUs of one core kind are free",
+            self.vcpus, self.available
+        )?;
+        if !self.reserved.is_empty() {
+            write!(f, "; the host reserve keeps {}", self.reserved)?;
+        }
+        if !self.taken.is_empty() {
+            write!(f, "; other VMs own {}", self.taken)?;
+        }
+        Ok(())
+    }
+}
+
+/// A physical core: its online CPUs and where it sits.
+#[derive(Debug, Clone)]
+struct Core {
+    /// Online CPUs, ascending.
+    cpus: CpuSet,
+    /// Lowest CPU: the core's stable name and sort key.
+    first: u32,
+    /// L3 domain key: the shared CPU list, or the core's own CPUs when it has no L3.
+    l3: CpuSet,
+    /// L3 size, when known.
+    l3_size: Option<ByteSize>,
+    /// NUMA node.
+    node: Option<u32>,
+    /// Core kind.
+    kind: CoreKind,
+}
+
+impl Core {
+    fn width(&self) -> u32 {
+        u32::try_from(self.cpus.len()).unwrap_or(u32::MAX)
+    }
+
+    fn has_cpu0(&self) -> bool {
+        self.cpus.contains(0)
+    }
+}
+
+/// Preference order of core kinds for guests: P-cores, then uniform, then E-cores.
+fn kind_rank(kind: CoreKind) -> u8 {
+    match kind {
+        CoreKind::Performance => 0,
+        CoreKind::Uniform => 1,
+        CoreKind::Efficiency => 2,
+    }
+}
+
+fn kind_name(kind: CoreKind) -> &'static str {
+    match kind {
+        CoreKind::Performance => "performance",
+        CoreKind::Uniform => "",
+        CoreKind::Efficiency => "efficiency",
+    }
+}
+
+/// The host's physical cores, ascending by lowest CPU. CPUs join one core when they share
+/// (package, die, core) or list each other as siblings, so no sibling pair is ever split even
+/// when the two facts disagree.
+fn physical_cores(host: &HostFacts) -> Vec<Core> {
+    let online: Vec<&crate::host::Cpu> = host.cpus.iter().filter(|c| c.online).collect();
+    // Union-find over positions in `online`.
+    let mut parent: Vec<usize> = (0..online.len()).collect();
+    let index: BTreeMap<u32, usize> = online.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let mut by_key: BTreeMap<(u32, u32, u32), usize> = BTreeMap::new();
+    for (i, cpu) in online.iter().enumerate() {
+        let join = |j: usize, parent: &mut Vec<usize>| {
+            let (a, b) = (root(parent, i), root(parent, j));
+            // The lower position wins, so the result does not depend on visiting order.
+            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+            parent[hi] = lo;
+        };
+        if let Some(&j) = by_key.get(&(cpu.package, cpu.die, cpu.core)) {
+            join(j, &mut parent);
+        } else {
+            by_key.insert((cpu.package, cpu.die, cpu.core), i);
+        }
+        for s in cpu.siblings.iter() {
+            if let Some(&j) = index.get(&s) {
+                join(j, &mut parent);
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, CpuSet> = BTreeMap::new();
+    for (i, cpu) in online.iter().enumerate() {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().insert(cpu.id);
+    }
+    let mut cores: Vec<Core> = groups
+        .into_values()
+        .filter_map(|cpus| {
+            let first = cpus.first()?;
+            let head = host.cpu(first)?;
+            Some(Core {
+                l3: head.l3.clone().unwrap_or_else(|| cpus.clone()),
+                l3_size: head.l3_size,
+                node: head.node,
+                kind: head.kind,
+                first,
+                cpus,
+            })
+        })
+        .collect();
+    cores.sort_by_key(|c| c.first);
+    cores
+}
+
+/// Union-find: the representative of `i`, compressing the path on the way.
+fn root(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// An L3 domain while choosing: its key and its free cores in preference order.
+type DomainRef<'m, 'c> = (&'m &'c CpuSet, &'m Vec<usize>);
+
+/// A NUMA node while choosing: id, domains fullest first, free CPUs, whether it holds CPU 0.
+type NodeGroup<'m, 'c> = (Option<u32>, Vec<DomainRef<'m, 'c>>, u32, bool);
+
+/// Place every VM. Results are in request order; automatic placements are disjoint from each
+/// other, from explicit pins and from the host reserve.
+pub fn place(host: &HostFacts, requests: &[Request]) -> Vec<Result<Placement, PlaceError>> {
+    let cores = physical_cores(host);
+    let cpu0_core = cores.iter().find(|c| c.has_cpu0()).cloned();
+
+    // Explicit pins take their whole cores first.
+    let mut owner: BTreeMap<usize, usize> = BTreeMap::new(); // core index → request index
+    for (r, req) in requests.iter().enumerate() {
+        if let Demand::Explicit(list) = &req.pin {
+            for (c, core) in cores.iter().enumerate() {
+                if list.iter().any(|cpu| core.cpus.contains(*cpu)) {
+                    owner.entry(c).or_insert(r);
+                }
+            }
+        }
+    }
+
+    // The host reserve: CPU 0's core, then the cores sharing its L3, then its node, by number.
+    let reserve = requests
+        .iter()
+        .filter_map(|r| match r.pin {
+            Demand::Auto { reserve, .. } => Some(reserve),
+            Demand::Explicit(_) => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let mut by_nearness: Vec<usize> = (0..cores.len())
+        .filter(|c| !owner.contains_key(c))
+        .collect();
+    by_nearness.sort_by_key(|&c| {
+        let core = &cores[c];
+        let near = cpu0_core.as_ref();
+        (
+            !core.has_cpu0(),
+            near.is_none_or(|z| z.l3 != core.l3),
+            near.is_none_or(|z| z.node != core.node),
+            core.first,
+        )
+    });
+    let reserved: BTreeSet<usize> = by_nearness
+        .into_iter()
+        .take(usize::try_from(reserve).unwrap_or(usize::MAX))
+        .collect();
+    let reserved_cpus: CpuSet = reserved
+        .iter()
+        .flat_map(|&c| cores[c].cpus.iter())
+        .collect();
+
+    // Automatic VMs, largest first so small ones fill the gaps; ties in spec order.
+    let mut order: Vec<usize> = requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.pin, Demand::Auto { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(requests[i].vcpus), i));
+
+    let mut chosen: BTreeMap<usize, Chosen> = BTreeMap::new();
+    let mut failed: BTreeMap<usize, PlaceError> = BTreeMap::new();
+    for &r in &order {
+        let req = &requests[r];
+        let Demand::Auto { prefer, .. } = req.pin else {
+            continue;
+        };
+        let free: Vec<usize> = (0..cores.len())
+            .filter(|c| !owner.contains_key(c) && !reserved.contains(c))
+            .collect();
+        match choose(&cores, &free, req.vcpus, prefer) {
+            Some(pick) => {
+                for &c in &pick.cores {
+                    owner.insert(c, r);
+                }
+                chosen.insert(r, pick);
+            }
+            None => {
+                let available = [
+                    CoreKind::Performance,
+                    CoreKind::Uniform,
+                    CoreKind::Efficiency,
+                ]
+                .into_iter()
+                .map(|k| {
+                    free.iter()
+                        .filter(|&&c| cores[c].kind == k)
+                        .map(|&c| cores[c].width())
+                        .sum::<u32>()
+                })
+                .max()
+                .unwrap_or(0);
+                let taken: CpuSet = owner
+                    .iter()
+                    .filter(|(_, o)| **o != r)
+                    .flat_map(|(&c, _)| cores[c].cpus.iter())
+                    .collect();
+                failed.insert(
+                    r,
+                    PlaceError {
+                        vcpus: req.vcpus,
+                        available,
+                        reserved: reserved_cpus.clone(),
+                        taken,
+                    },
+                );
+            }
+        }
+    }
+
+    // Every guest has its cores: what is left is the host's, for emulator and I/O threads.
+    let guest_cpus: CpuSet = owner.keys().flat_map(|&c| cores[c].cpus.iter()).collect();
+    requests
+        .iter()
+        .enumerate()
+        .map(|(r, req)| {
+            if let Some(e) = failed.remove(&r) {
+                return Err(e);
+            }
+            Ok(match &req.pin {
+                Demand::Explicit(list) => explicit(host, req, list),
+                Demand::Auto { reserve, prefer } => {
+                    let pick = chosen.remove(&r).unwrap_or_default();
+                    finish(
+                        &cores,
+                        req,
+                        &pick,
+                        &Context {
+                            reserve: *reserve,
+                            prefer: *prefer,
+                            reserved: &reserved,
+                            guest_cpus: &guest_cpus,
+                        },
+                    )
+                }
+            })
+        })
+        .collect()
+}
+
+/// Placement-wide facts [`finish`] needs.
+struct Context<'a> {
+    reserve: u32,
+    prefer: PinPrefer,
+    reserved: &'a BTreeSet<usize>,
+    guest_cpus: &'a CpuSet,
+}
+
+/// Cores picked for one VM, and how well they fit.
+#[derive(Debug, Clone, Default)]
+struct Chosen {
+    /// Indices into the core list, ascending.
+    cores: Vec<usize>,
+    /// 0: one L3 domain; 1: one NUMA node; 2: several nodes.
+    tier: u8,
+    /// Whether a more preferred kind lacked room (hybrid: E-cores because P-cores are full).
+    fell_back: bool,
+}
+
+/// Rank of an L3 domain under a preference (lower is better).
+fn prefer_key(prefer: PinPrefer, size: Option<ByteSize>) -> i128 {
+    let size = i128::from(size.map_or(0, |s| s.0));
+    match prefer {
+        PinPrefer::None => 0,
+        PinPrefer::Vcache => -size,
+        PinPrefer::Frequency => size,
+    }
+}
+
+/// Take cores in order until they hold `n` CPUs.
+fn fill(cores: &[Core], order: &[usize], n: u32) -> Option<Vec<usize>> {
+    let mut got = 0;
+    let mut out = Vec::new();
+    for &c in order {
+        if got >= n {
+            break;
+        }
+        got += cores[c].width();
+        out.push(c);
+    }
+    (got >= n).then(|| {
+        out.sort_unstable();
+        out
+    })
+}
+
+/// The best whole cores for `n` vCPUs among `free`, one kind only.
+fn choose(cores: &[Core], free: &[usize], n: u32, prefer: PinPrefer) -> Option<Chosen> {
+    let kinds: BTreeSet<u8> = free.iter().map(|&c| kind_rank(cores[c].kind)).collect();
+    let best_kind = kinds.first().copied();
+    for kind in kinds {
+        let of_kind: Vec<usize> = free
+            .iter()
+            .copied()
+            .filter(|&c| kind_rank(cores[c].kind) == kind)
+            .collect();
+        if let Some((picked, tier)) = choose_in_kind(cores, &of_kind, n, prefer) {
+            return Some(Chosen {
+                cores: picked,
+                tier,
+                fell_back: Some(kind) != best_kind,
+            });
+        }
+    }
+    None
+}
+
+fn choose_in_kind(
+    cores: &[Core],
+    free: &[usize],
+    n: u32,
+    prefer: PinPrefer,
+) -> Option<(Vec<usize>, u8)> {
+    // Cores within a group: away from CPU 0's core first, then by number.
+    let core_key = |c: &usize| (cores[*c].has_cpu0(), cores[*c].first);
+    let mut domains: BTreeMap<&CpuSet, Vec<usize>> = BTreeMap::new();
+    for &c in free {
+        domains.entry(&cores[c].l3).or_default().push(c);
+    }
+    for list in domains.values_mut() {
+        list.sort_by_key(core_key);
+    }
+    let width = |list: &[usize]| list.iter().map(|&c| cores[c].width()).sum::<u32>();
+    // A domain's rank: preference, then away from CPU 0, then lowest CPU.
+    let domain_key = |(l3, list): (&&CpuSet, &Vec<usize>)| {
+        let head = &cores[list[0]];
+        (prefer_key(prefer, head.l3_size), l3.contains(0), l3.first())
+    };
+
+    // Tier 0: one L3 domain.
+    let mut fitting: Vec<(&&CpuSet, &Vec<usize>)> =
+        domains.iter().filter(|(_, l)| width(l) >= n).collect();
+    fitting.sort_by_key(|d| domain_key(*d));
+    if let Some((_, list)) = fitting.first() {
+        return fill(cores, list, n).map(|p| (p, 0));
+    }
+
+    // Tier 1 and 2: nodes, fullest first within; domains fullest first within a node.
+    let mut nodes: BTreeMap<Option<u32>, Vec<(&&CpuSet, &Vec<usize>)>> = BTreeMap::new();
+    for d in &domains {
+        nodes.entry(cores[d.1[0]].node).or_default().push(d);
+    }
+    let order_domains = |list: &mut Vec<(&&CpuSet, &Vec<usize>)>| {
+        list.sort_by_key(|d| (std::cmp::Reverse(width(d.1)), domain_key(*d)));
+    };
+    let flatten = |list: &[(&&CpuSet, &Vec<usize>)]| -> Vec<usize> {
+        list.iter().flat_map(|d| d.1.iter().copied()).collect()
+    };
+    let mut node_list: Vec<NodeGroup<'_, '_>> = nodes
+        .into_iter()
+        .map(|(node, mut list)| {
+            order_domains(&mut list);
+            let total = list.iter().map(|d| width(d.1)).sum();
+            let cpu0 = list.iter().any(|d| d.0.contains(0));
+            (node, list, total, cpu0)
+        })
+        .collect();
+    let mut fitting: Vec<&NodeGroup<'_, '_>> = node_list.iter().filter(|nd| nd.2 >= n).collect();
+    fitting.sort_by_key(|nd| (nd.3, nd.0));
+    if let Some(nd) = fitting.first() {
+        return fill(cores, &flatten(&nd.1), n).map(|p| (p, 1));
+    }
+    node_list.sort_by_key(|nd| (std::cmp::Reverse(nd.2), nd.3, nd.0));
+    let all: Vec<usize> = node_list.iter().flat_map(|nd| flatten(&nd.1)).collect();
+    fill(cores, &all, n).map(|p| (p, 2))
+}
+
+/// The placement of an explicitly pinned VM: the spec's pins, echoed for the CPU map.
+fn explicit(host: &HostFacts, req: &Request, list: &[u32]) -> Placement {
+    let nodes: BTreeSet<Option<u32>> = list
+        .iter()
+        .map(|c| host.cpu(*c).and_then(|c| c.node))
+        .collect();
+    let node = match nodes.into_iter().collect::<Vec<_>>().as_slice() {
+        [Some(n)] => Some(*n),
+        _ => None,
+    };
+    let sockets = req.sockets.max(1);
+    let threads = req.threads.max(1);
+    Placement {
+        vcpus: list.to_vec(),
+        cores: list.iter().copied().collect(),
+        emulator: req.emulator.clone().unwrap_or_default(),
+        iothreads: if req.iothreads > 0 {
+            req.iothread_cpus.clone().unwrap_or_default()
+        } else {
+            CpuSet::new()
+        },
+        node,
+        topology: Topology {
+            sockets,
+            cores: req.vcpus / (sockets * threads).max(1),
+            threads,
+        },
+        cache_passthrough: false,
+        reasons: vec!["pinned explicitly by the spec".to_owned()],
+    }
+}
+
+/// Lay out an automatic VM on its chosen cores and place its emulator and I/O threads.
+fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: &Context<'_>) -> Placement {
+    let n = req.vcpus;
+    let owned: CpuSet = pick
+        .cores
+        .iter()
+        .flat_map(|&c| cores[c].cpus.iter())
+        .collect();
+    // Core by core, so guest thread pairs land on host sibling pairs.
+    let vcpus: Vec<u32> = pick
+        .cores
+        .iter()
+        .flat_map(|&c| cores[c].cpus.iter())
+        .take(usize::try_from(n).unwrap_or(usize::MAX))
+        .collect();
+    let domains: BTreeSet<&CpuSet> = pick.cores.iter().map(|&c| &cores[c].l3).collect();
+    let nodes: BTreeSet<Option<u32>> = pick.cores.iter().map(|&c| cores[c].node).collect();
+    let node = match nodes.iter().collect::<Vec<_>>().as_slice() {
+        [Some(n)] => Some(*n),
+        _ => None,
+    };
+    let widths: BTreeSet<u32> = pick.cores.iter().map(|&c| cores[c].width()).collect();
+    let kind = pick
+        .cores
+        .first()
+        .map_or(CoreKind::Uniform, |&c| cores[c].kind);
+
+    let mut reasons = Vec::new();
+    let kind_word = kind_name(kind);
+    let kind_word = if kind_word.is_empty() {
+        String::new()
+    } else {
+        format!("{kind_word} ")
+    };
+    reasons.push(format!(
+        "{n} vCPUs on {} whole {kind_word}core(s) with their SMT siblings ({owned})",
+        pick.cores.len()
+    ));
+    if u32::try_from(owned.len()).unwrap_or(u32::MAX) > n {
+        let idle: CpuSet = owned.difference(&vcpus.iter().copied().collect());
+        reasons.push(format!(
+            "{n} vCPUs do not fill whole cores: CPU(s) {idle} stay idle rather than split a core"
+        ));
+    }
+    match kind {
+        CoreKind::Performance => {
+            reasons.push("performance cores only: P- and E-cores are never mixed".to_owned());
+        }
+        CoreKind::Efficiency if pick.fell_back => reasons.push(
+            "efficiency cores: the free performance cores are too few, and kinds are never mixed"
+                .to_owned(),
+        ),
+        _ => {}
+    }
+    match pick.tier {
+        0 => {
+            let l3 = domains.first().map(ToString::to_string).unwrap_or_default();
+            let size = pick
+                .cores
+                .first()
+                .and_then(|&c| cores[c].l3_size)
+                .map(|s| format!(", {}", s.approx()))
+                .unwrap_or_default();
+            reasons.push(format!("fits one L3 domain (L3 {l3}{size})"));
+            // A preference only decides something when L3 sizes differ (X3D parts).
+            let sizes: BTreeSet<Option<ByteSize>> = cores.iter().map(|c| c.l3_size).collect();
+            let prefer = if sizes.len() > 1 {
+                cx.prefer
+            } else {
+                PinPrefer::None
+            };
+            match prefer {
+                PinPrefer::Vcache => reasons.push(
+                    "prefer=\"vcache\": the largest L3 that fits (the V-Cache CCD on X3D parts)"
+                        .to_owned(),
+                ),
+                PinPrefer::Frequency => reasons.push(
+                    "prefer=\"frequency\": the smallest L3 that fits (the higher-clocked CCD)"
+                        .to_owned(),
+                ),
+                PinPrefer::None => {}
+            }
+        }
+        1 if node.is_some() => reasons.push(format!(
+            "no single L3 domain has {n} free CPUs: spans {} L3 domains within one NUMA node",
+            domains.len()
+        )),
+        1 => reasons.push(format!(
+            "no single L3 domain has {n} free CPUs: spans {} L3 domains",
+            domains.len()
+        )),
+        _ => reasons.push(format!(
+            "no NUMA node has {n} free CPUs of one kind: spans {} nodes",
+            nodes.len()
+        )),
+    }
+    if let Some(node) = node {
+        reasons.push(format!("guest memory bound to NUMA node {node} (numatune)"));
+    }
+    if cx.reserve > 0 && !cx.reserved.is_empty() {
+        let kept: CpuSet = cx
+            .reserved
+            .iter()
+            .flat_map(|&c| cores[c].cpus.iter())
+            .collect();
+        reasons.push(format!(
+            "host keeps {kept} (reserve={}: CPU 0's core first)",
+            cx.reserve
+        ));
+    }
+
+    // Emulator and I/O threads.
+    let near = |c: &Core| -> u8 {
+        if domains.contains(&c.l3) {
+            0
+        } else if node.is_some() && c.node == node {
+            1
+        } else {
+            2
+        }
+    };
+    let host_cores: Vec<usize> = (0..cores.len())
+        .filter(|&c| !cores[c].cpus.intersects(cx.guest_cpus))
+        .collect();
+    let free_near = host_cores
+        .iter()
+        .copied()
+        .filter(|c| !cx.reserved.contains(c) && near(&cores[*c]) < 2)
+        .min_by_key(|&c| {
+            let core = &cores[c];
+            // E-cores first: the emulator needs little, P-cores stay free for guests.
+            (near(core), 2 - kind_rank(core.kind).min(2), core.first)
+        });
+    let (auto_set, why) = if let Some(c) = free_near {
+        let where_ = if near(&cores[c]) == 0 {
+            "a free host core sharing the guest's L3"
+        } else {
+            "a free host core on the guest's NUMA node"
+        };
+        (cores[c].cpus.clone(), where_)
+    } else {
+        let reserve: CpuSet = cx
+            .reserved
+            .iter()
+            .flat_map(|&c| cores[c].cpus.iter())
+            .collect();
+        if reserve.is_empty() {
+            (CpuSet::new(), "")
+        } else {
+            (
+                reserve,
+                "the host reserve (no free host core near the guest)",
+            )
+        }
+    };
+    let emulator = match &req.emulator {
+        Some(set) => {
+            reasons.push(format!("emulator on {set}, from the spec"));
+            set.clone()
+        }
+        None if auto_set.is_empty() => {
+            reasons.push("emulator not pinned: every core is taken and reserve=0".to_owned());
+            CpuSet::new()
+        }
+        None => {
+            reasons.push(format!("emulator on {auto_set}: {why}"));
+            auto_set.clone()
+        }
+    };
+    let iothreads = if req.iothreads == 0 {
+        CpuSet::new()
+    } else if let Some(set) = &req.iothread_cpus {
+        reasons.push(format!("I/O threads on {set}, from the spec"));
+        set.clone()
+    } else {
+        if !auto_set.is_empty() {
+            reasons.push(format!("I/O threads on {auto_set}, with the emulator"));
+        }
+        auto_set
+    };
+
+    // Guest topology.
+    let sockets = req.sockets.max(1);
+    let topology = match widths.iter().collect::<Vec<_>>().as_slice() {
+        [w] if n.is_multiple_of(**w * sockets) => Topology {
+            sockets,
+            cores: n / (**w * sockets),
+            threads: **w,
+        },
+        _ if n.is_multiple_of(sockets) => Topology {
+            sockets,
+            cores: n / sockets,
+            threads: 1,
+        },
+        _ => Topology {
+            sockets: 1,
+            cores: n,
+            threads: 1,
+        },
+    };
+    let width = widths.first().copied().unwrap_or(1);
+    let cache_passthrough = widths.len() == 1 && topology.threads == width;
+    if topology.threads != req.threads.max(1) {
+        reasons.push(format!(
+            "the spec says threads={}, the host cores have {width}: the guest sees {} socket(s) × {} cores × {} threads so its siblings are real ones",
+            req.threads,
+            topology.sockets,
+            topology.cores,
+            topology.threads
+        ));
+    }
+    Placement {
+        vcpus,
+        cores: owned,
+        emulator,
+        iothreads,
+        node,
+        topology,
+        cache_passthrough,
+        reasons,
+    }
+}
