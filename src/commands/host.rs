@@ -85,7 +85,7 @@ fn core_owner(placements: &Placements, core: &CpuSet) -> String {
 }
 
 /// The CPU map under a spec: every core with its user, then each VM's placement and reasons.
-fn write_placements(
+pub(super) fn write_placements(
     host: &HostFacts,
     spec_name: &str,
     placements: &Placements,

@@ -29,6 +29,17 @@ pub(super) fn compute(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Option<Plan>> {
+    Ok(compute_checked(config, spec, root, out, err)?.map(|(plan, _)| plan))
+}
+
+/// [`compute`], also returning the checked spec (for the CPU map).
+fn compute_checked(
+    config: &Config,
+    spec: &Path,
+    root: &Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Option<(Plan, crate::check::Checked)>> {
     let Some((checked, source)) = super::check::checked(config, spec, root, false, out, err)?
     else {
         return Ok(None);
@@ -66,7 +77,8 @@ pub(super) fn compute(
             return Ok(None);
         }
     };
-    Ok(Some(crate::plan::plan(&desired, &observed, &checked.host)))
+    let plan = crate::plan::plan(&desired, &observed, &checked.host);
+    Ok(Some((plan, checked)))
 }
 
 pub(super) fn run(
@@ -77,7 +89,7 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
-    let Some(plan) = compute(config, spec, root, out, err)? else {
+    let Some((plan, checked)) = compute_checked(config, spec, root, out, err)? else {
         return Ok(Outcome::Failure);
     };
     if let Some(file) = &args.out_file {
@@ -96,6 +108,22 @@ pub(super) fn run(
         render::json(&plan, out)?;
     } else {
         render::human(&plan, out, config.color)?;
+        // Where automatic pinning put each VM, and why (explicit pins are in the spec already).
+        let auto = checked.spec.vms.iter().any(|vm| {
+            matches!(
+                vm.cpu.pin.as_ref().map(|p| &p.value),
+                Some(crate::spec::Pin::Auto { .. })
+            )
+        });
+        if auto {
+            writeln!(out)?;
+            super::host::write_placements(
+                &checked.host,
+                &spec.display().to_string(),
+                &checked.placements,
+                out,
+            )?;
+        }
         if let Some(file) = &args.out_file {
             writeln!(
                 out,

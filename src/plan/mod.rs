@@ -86,6 +86,8 @@ pub struct Plan {
     pub reboot_required: bool,
     /// Kernel tokens configured but not in the running kernel (a reboot still pending).
     pub pending_tokens: Vec<String>,
+    /// What waits for the reboot when the IOMMU is not on yet: the second phase.
+    pub after_reboot: Vec<String>,
     /// Why the order is what it is: (before, after, why), by change path or command.
     pub order: Vec<(String, String, String)>,
     /// Notes from the compiler and the planner.
@@ -233,6 +235,21 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
         })
         .collect();
 
+    // The IOMMU is off: groups cannot be checked and passthrough VMs cannot start until the
+    // reboot that turns it on. Say so as a second phase rather than pretend it is done.
+    let mut after_reboot = Vec::new();
+    if !host.iommu_enabled() && !desired.kernel_tokens.is_empty() {
+        let guests: Vec<&str> = checked_guest_devices(desired);
+        after_reboot
+            .push("the IOMMU is on, and `passplan plan` can check the IOMMU groups".to_owned());
+        if !guests.is_empty() {
+            after_reboot.push(format!(
+                "VMs with passed-through devices can start ({})",
+                guests.join(", ")
+            ));
+        }
+    }
+
     let observed_hashes = observed
         .files
         .iter()
@@ -245,10 +262,21 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
         steps,
         reboot_required,
         pending_tokens,
+        after_reboot,
         order,
         notes: desired.notes.clone(),
         observed: observed_hashes,
     }
+}
+
+/// The VMs whose domains pass PCI devices (their XML has a PCI `hostdev`).
+fn checked_guest_devices(desired: &Desired) -> Vec<&str> {
+    desired
+        .domains
+        .iter()
+        .filter(|d| d.xml.contains("<hostdev mode=\"subsystem\" type=\"pci\""))
+        .map(|d| d.name.as_str())
+        .collect()
 }
 
 /// Removing a file sets off what writing it did: the same consumer must re-read.

@@ -140,6 +140,12 @@ pub fn human(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
             "Reboot required: the kernel reads its command line and initramfs only at boot."
         )?;
     }
+    if !plan.after_reboot.is_empty() {
+        writeln!(out, "After the reboot (phase 2):")?;
+        for item in &plan.after_reboot {
+            writeln!(out, "  - {item}")?;
+        }
+    }
     if !plan.pending_tokens.is_empty() {
         writeln!(
             out,
