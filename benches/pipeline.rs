@@ -8,12 +8,8 @@
     reason = "criterion's macros generate undocumented items"
 )]
 
+// The test suite's fake host writer (it carries its own lint allowances).
 #[path = "../tests/it/support/mod.rs"]
-#[allow(
-    dead_code,
-    unreachable_pub,
-    reason = "the test support toolbox, shared with benches"
-)]
 mod support;
 
 use std::fmt::Write as _;
@@ -173,20 +169,20 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("plan");
     group.sample_size(20);
     group.bench_function("workstation", |b| {
-        b.iter(|| black_box(plan(workstation_root, &workstation_spec)))
+        b.iter(|| black_box(plan(workstation_root, &workstation_spec)));
     });
     group.bench_function("large", |b| {
-        b.iter(|| black_box(plan(large_root.path(), &large_spec)))
+        b.iter(|| black_box(plan(large_root.path(), &large_spec)));
     });
     group.finish();
 
     let mut group = c.benchmark_group("discover");
     group.sample_size(20);
     group.bench_function("workstation", |b| {
-        b.iter(|| black_box(passplan::host::discover(workstation_root).expect("discover")))
+        b.iter(|| black_box(passplan::host::discover(workstation_root).expect("discover")));
     });
     group.bench_function("large", |b| {
-        b.iter(|| black_box(passplan::host::discover(large_root.path()).expect("discover")))
+        b.iter(|| black_box(passplan::host::discover(large_root.path()).expect("discover")));
     });
     group.finish();
 

@@ -565,22 +565,56 @@ fn without_the_iommu_the_plan_has_a_second_phase_after_the_reboot() {
     host.cmdline = host.cmdline.replace("intel_iommu=on", "");
     let root = write_seed(&host);
     let plan = plan_for(root.path(), &example_spec("seed-001"));
-    assert!(plan.pending_tokens.iter().any(|t| t == "intel_iommu=on"), "{:?}", plan.pending_tokens);
-    assert!(plan.after_reboot.iter().any(|s| s.contains("IOMMU groups")), "{:?}", plan.after_reboot);
-    assert!(plan.after_reboot.iter().any(|s| s.contains("win10")), "{:?}", plan.after_reboot);
+    assert!(
+        plan.pending_tokens.iter().any(|t| t == "intel_iommu=on"),
+        "{:?}",
+        plan.pending_tokens
+    );
+    assert!(
+        plan.after_reboot.iter().any(|s| s.contains("IOMMU groups")),
+        "{:?}",
+        plan.after_reboot
+    );
+    assert!(
+        plan.after_reboot.iter().any(|s| s.contains("win10")),
+        "{:?}",
+        plan.after_reboot
+    );
     let mut human = Vec::new();
     plan::render::human(&plan, &mut human, false).unwrap();
-    assert!(String::from_utf8(human).unwrap().contains("After the reboot (phase 2):"));
+    assert!(
+        String::from_utf8(human)
+            .unwrap()
+            .contains("After the reboot (phase 2):")
+    );
 }
 
 #[test]
 fn the_plan_shows_where_automatic_pinning_put_each_vm() {
     let root = write_seed(&crate::support::workstation());
     let spec_path = root.path().join("auto.kdl");
-    std::fs::write(&spec_path, r#"vm "auto" { memory "8GiB"; cpu { vcpus 6 threads=2; pin policy="auto" } }"#).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_passplan")).arg("plan").arg(&spec_path).arg("--root").arg(root.path()).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        &spec_path,
+        r#"vm "auto" { memory "8GiB"; cpu { vcpus 6 threads=2; pin policy="auto" } }"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_passplan"))
+        .arg("plan")
+        .arg(&spec_path)
+        .arg("--root")
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("CPU placement for"), "{stdout}");
-    assert!(stdout.contains("[0,12 host]") || stdout.contains("0,12 host"), "CPU 0's core stays with the host:\n{stdout}");
+    assert!(
+        stdout.contains("[0,12 host]") || stdout.contains("0,12 host"),
+        "CPU 0's core stays with the host:\n{stdout}"
+    );
 }
