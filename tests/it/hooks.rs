@@ -1,12 +1,8 @@
-//! The libvirt hook tree: every example's emitted tree against its golden files, inline specs
-//! for every feature, the real consumers (`bash -n`, `shellcheck`) on every script, and the
-//! scripts *run* — the dispatcher in a temporary tree, the state-keeping scripts against a fake
-//! sysfs/procfs/run with fake `systemctl` and `modprobe` on `PATH`.
-//!
-//! Bless the golden trees under `tests/golden/hooks/<example>/` with
-//! `PASSPLAN_BLESS=1 cargo test --test it hooks`.
+//! The libvirt hook tree: inline specs for every feature, the real consumers (`bash -n`,
+//! `shellcheck`) on every script, and the scripts *run* — the dispatcher in a temporary tree, the
+//! state-keeping scripts against a fake sysfs/procfs/run with fake `systemctl` and `modprobe` on
+//! `PATH`. The examples' trees are golden files in `tests/golden/build/` (tests/it/build.rs).
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
@@ -15,8 +11,6 @@ use std::process::{Command, Output, Stdio};
 
 use passplan::compile::{Artifact, Desired, Input, SpecSource};
 
-/// The environment variable that rewrites the golden trees instead of comparing.
-const BLESS: &str = "PASSPLAN_BLESS";
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -147,65 +141,6 @@ fn artifact<'a>(d: &'a Desired, path: &str) -> &'a Artifact {
 
 // ---- golden trees -----------------------------------------------------------------------------
 
-/// Every file under `dir`, relative path → content; a missing directory is an empty tree (git
-/// cannot hold an empty directory, and an example without hooks has none).
-fn read_tree(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries {
-            let path = e.expect("entry").path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path.strip_prefix(root).expect("inside");
-                out.insert(
-                    rel.to_string_lossy().into_owned(),
-                    fs::read_to_string(&path).expect("read golden"),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-#[test]
-fn examples_match_their_golden_trees() {
-    for name in EXAMPLES {
-        let desired = example(name);
-        let want: BTreeMap<String, String> = desired
-            .artifacts
-            .iter()
-            .map(|a| (a.path.trim_start_matches('/').to_owned(), a.content.clone()))
-            .collect();
-        let dir = crate_dir().join("tests/golden/hooks").join(name);
-        if std::env::var_os(BLESS).is_some() {
-            let _ = fs::remove_dir_all(&dir);
-            for (rel, content) in &want {
-                let path = dir.join(rel);
-                fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-                fs::write(&path, content).expect("write golden");
-            }
-            continue;
-        }
-        let have = read_tree(&dir);
-        assert_eq!(
-            have.keys().collect::<Vec<_>>(),
-            want.keys().collect::<Vec<_>>(),
-            "{name}: the emitted paths differ from {} (bless with {BLESS}=1)",
-            dir.display()
-        );
-        for (rel, content) in &want {
-            assert_eq!(
-                &have[rel], content,
-                "{name}: {rel} differs from its golden file (bless with {BLESS}=1)"
-            );
-        }
-    }
-}
 
 #[test]
 fn the_examples_get_the_trees_their_specs_ask_for() {
