@@ -119,6 +119,9 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
                 0o644,
                 &reason,
             ));
+            if builtin && per_address {
+                out.notes.push(early_override_unsupported("dracut"));
+            }
             out.steps.push(step(
                 &["dracut", "-f", "--regenerate-all"],
                 "rebuild the initramfs with vfio-pci",
@@ -140,6 +143,9 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
                 0o644,
                 &reason,
             ));
+            if builtin && per_address {
+                out.notes.push(early_override_unsupported("mkinitcpio"));
+            }
             out.notes.push("mkinitcpio reads /etc/mkinitcpio.conf.d drop-ins since v36; older versions need MODULES in /etc/mkinitcpio.conf".to_owned());
             out.steps.push(step(
                 &["mkinitcpio", "-P"],
@@ -171,6 +177,14 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
         }
     }
     Ok(())
+}
+
+/// A built-in vfio-pci never runs modprobe's `install` hook, and passplan installs an early
+/// override script only for initramfs-tools: say so instead of pretending.
+fn early_override_unsupported(generator: &str) -> String {
+    format!(
+        "vfio-pci is built into this kernel and passplan has no early hook for {generator}: devices bound by address are bound when their VM starts (libvirt's managed detach), not at boot"
+    )
 }
 
 fn step(argv: &[&str], reason: &str) -> Step {

@@ -372,14 +372,29 @@ fn the_override_script_binds_by_address_in_a_fake_sysfs() {
 fn smbios_values_from_kdl_reach_the_domain() {
     let spec = "vm \"smb\" {\n    memory \"4GiB\"\n    cpu { vcpus 2 }\n    smbios {\n        bios vendor=\"American Megatrends, Inc.\" version=\"0812\"\n        system manufacturer=\"ASUS\" serial=\"It's <&> \\\"quoted\\\"\"\n    }\n}\n";
     let desired = compile("smbios", &workstation(), spec);
-    let xml = &desired.artifacts.iter().find(|a| a.path == "/etc/libvirt/qemu/smb.xml").unwrap().content;
+    let xml = &desired
+        .artifacts
+        .iter()
+        .find(|a| a.path == "/etc/libvirt/qemu/smb.xml")
+        .unwrap()
+        .content;
     assert!(xml.contains("<smbios mode=\"sysinfo\"/>"), "{xml}");
-    assert!(xml.contains("<entry name=\"manufacturer\">ASUS</entry>"), "{xml}");
-    assert!(xml.contains("It&apos;s &lt;&amp;&gt;") || xml.contains("It's &lt;&amp;&gt;"), "escaped, not injected: {xml}");
+    assert!(
+        xml.contains("<entry name=\"manufacturer\">ASUS</entry>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("It&apos;s &lt;&amp;&gt;") || xml.contains("It's &lt;&amp;&gt;"),
+        "escaped, not injected: {xml}"
+    );
     if let Some(validator) = tools::tool("virt-xml-validate") {
         let tree = materialise(&desired);
         let file = tree.path().join("etc/libvirt/qemu/smb.xml");
         let out = tools::run(&validator, &[file.as_os_str(), OsStr::new("domain")]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

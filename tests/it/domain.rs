@@ -16,7 +16,6 @@ use passplan::resources::domain::domain_xml;
 use quick_xml::events::Event;
 use quick_xml::{Reader, XmlVersion};
 
-
 /// Set by CI: a missing validator is a failure there, not a skip.
 const REQUIRE_TOOLS: &str = "PASSPLAN_REQUIRE_TOOLS";
 

@@ -11,7 +11,6 @@ use std::process::{Command, Output, Stdio};
 
 use passplan::compile::{Artifact, Desired, Input, SpecSource};
 
-
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -140,7 +139,6 @@ fn artifact<'a>(d: &'a Desired, path: &str) -> &'a Artifact {
 }
 
 // ---- golden trees -----------------------------------------------------------------------------
-
 
 #[test]
 fn the_examples_get_the_trees_their_specs_ask_for() {
