@@ -14,6 +14,7 @@ pub mod diag;
 pub mod host;
 pub mod model;
 pub mod pinning;
+pub mod hypervisor;
 pub mod plan;
 pub mod resources;
 pub mod spec;
