@@ -198,6 +198,14 @@ impl Element {
             }
             _ => {}
         }
+        if self.name == "topology" && parent == "cpu" {
+            // libvirt adds `dies='1'` (and, newer, `clusters='1'`): one of each is no split.
+            for key in ["dies", "clusters"] {
+                if self.attr(key) == Some("1") {
+                    self.attrs.remove(key);
+                }
+            }
+        }
         for key in ["cpuset", "nodeset"] {
             if let Some(v) = self.attrs.get_mut(key)
                 && let Ok(set) = CpuSet::parse(v)

@@ -5,6 +5,7 @@
 //! every path in the ownership state, and the state itself. [`plan`] is pure. Human and JSON
 //! output are views of the same `Plan` (`render`).
 
+pub mod domains;
 mod graph;
 pub mod render;
 
@@ -92,6 +93,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Path → SHA-256 of the content the plan was computed from (`None`: absent).
     pub observed: BTreeMap<String, Option<String>>,
+    /// The libvirt connection the domain changes are for (absent for an offline root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub libvirt: Option<domains::LibvirtPlan>,
 }
 
 impl Plan {
@@ -248,6 +252,30 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
         order,
         notes: desired.notes.clone(),
         observed: observed_hashes,
+        libvirt: None,
+    }
+}
+
+impl Plan {
+    /// Add the domain part: its changes go after every file change (a domain's hooks and
+    /// bridge must exist before it starts, and apply defines after the commands have run).
+    pub fn add_domains(&mut self, part: domains::DomainPlan) {
+        for change in &part.changes {
+            for file in &self.changes {
+                if file.path.starts_with("/etc/libvirt/hooks/")
+                    || file.triggers.contains(&Trigger::Network)
+                {
+                    self.order.push((
+                        file.path.clone(),
+                        change.path.clone(),
+                        "a domain's hooks and bridge must exist before it starts".to_owned(),
+                    ));
+                }
+            }
+        }
+        self.changes.extend(part.changes);
+        self.notes.extend(part.notes);
+        self.libvirt = part.libvirt;
     }
 }
 
