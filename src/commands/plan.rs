@@ -108,6 +108,10 @@ pub(super) fn compute(
     };
     let state = observed.state.clone();
     let mut plan = crate::plan::plan(&desired, &observed, &checked.host);
+    // systemd creates this directory when it is the init; without it systemctl cannot work.
+    if is_live_root(root) && !Path::new("/run/systemd/system").is_dir() {
+        plan.reload_without_systemd();
+    }
     if let Some(hv) = &hv {
         let live = match crate::plan::domains::observe(hv.as_ref(), &desired, &state) {
             Ok(l) => l,

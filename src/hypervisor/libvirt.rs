@@ -37,6 +37,9 @@ fn is_no_domain(e: &virt::error::Error) -> bool {
 impl LibvirtHypervisor {
     /// Connect to `uri` (read-write: plan reads, apply defines).
     pub fn open(uri: &str) -> Result<Self, HypervisorError> {
+        // libvirt prints every error to stderr by default, even the "no such domain" that
+        // passplan expects for a domain not defined yet; errors are reported by passplan.
+        virt::error::clear_error_callback();
         let conn = Connect::open(Some(uri)).map_err(|e| HypervisorError::Connect {
             uri: uri.to_owned(),
             message: e.message().to_owned(),

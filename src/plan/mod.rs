@@ -147,6 +147,22 @@ fn libvirt_reload() -> Step {
     }
 }
 
+/// How to make the libvirt daemon reload on a machine whose init is not systemd (containers,
+/// OpenRC, runit): SIGHUP to the daemon named in its pid file, the signal its units send too.
+const RELOAD_BY_PIDFILE: &str = "for f in /run/libvirtd.pid /run/virtqemud.pid; do \
+if [ -s \"$f\" ]; then kill -HUP \"$(cat \"$f\")\" || exit 1; fi; done";
+
+impl Plan {
+    /// On a machine without systemd, reload libvirt through its pid file instead of systemctl.
+    pub fn reload_without_systemd(&mut self) {
+        for step in &mut self.steps {
+            if step.trigger == Trigger::LibvirtReload {
+                step.argv = ["sh", "-c", RELOAD_BY_PIDFILE].map(String::from).to_vec();
+            }
+        }
+    }
+}
+
 /// Compute the plan. Pure.
 pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
     let root = host.root.display().to_string();
