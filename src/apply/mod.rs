@@ -122,7 +122,7 @@ pub fn apply(
 /// Apply a plan, its domain changes through `hv`.
 pub fn apply_with(
     sys: &mut dyn System,
-    mut hv: Option<&mut dyn Hypervisor>,
+    hv: Option<&mut dyn Hypervisor>,
     plan: &Plan,
     options: Options,
     progress: &mut dyn Write,
@@ -264,7 +264,7 @@ pub fn apply_with(
             report.commands += 1;
         }
     }
-    if let (Some(hv), Some(lv)) = (hv.as_deref_mut(), &plan.libvirt) {
+    if let (Some(hv), Some(lv)) = (hv, &plan.libvirt) {
         for change in domain_changes {
             let name = domain_of(&change.path).unwrap_or_default();
             match (&change.after, change.action) {

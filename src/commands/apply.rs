@@ -153,8 +153,7 @@ pub(super) fn run(
             }
         }
     } else {
-        let Some(computed) =
-            super::plan::compute(config, target, root, &args.libvirt, out, err)?
+        let Some(computed) = super::plan::compute(config, target, root, &args.libvirt, out, err)?
         else {
             return Ok(Outcome::Failure);
         };

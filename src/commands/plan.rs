@@ -7,8 +7,8 @@ use std::path::Path;
 use super::Outcome;
 use crate::apply::state::State;
 use crate::apply::system::{RealSystem, System, is_live_root};
-use crate::hypervisor::Hypervisor;
 use crate::cli::Config;
+use crate::hypervisor::Hypervisor;
 use crate::plan::{Plan, render};
 
 /// Options of `plan`.
@@ -39,9 +39,9 @@ pub struct LibvirtArgs {
 /// `libvirt uri=`, else `qemu:///system` there. An offline root has no connection unless asked:
 /// its domains are files under `<root>/etc/libvirt/qemu/`.
 fn connection_uri(args: &LibvirtArgs, spec_uri: Option<&str>, root: &Path) -> Option<String> {
-    args.connect.clone().or_else(|| {
-        is_live_root(root).then(|| spec_uri.unwrap_or("qemu:///system").to_owned())
-    })
+    args.connect
+        .clone()
+        .or_else(|| is_live_root(root).then(|| spec_uri.unwrap_or("qemu:///system").to_owned()))
 }
 
 /// A computed plan and the connection its domain changes go through.

@@ -42,7 +42,9 @@ const GATES: &[Gate] = &[
     },
     Gate {
         what: "Hyper-V `tlbflush` sub-features",
-        used: |d| path(d, &["features", "hyperv", "tlbflush"]).is_some_and(|t| !t.children.is_empty()),
+        used: |d| {
+            path(d, &["features", "hyperv", "tlbflush"]).is_some_and(|t| !t.children.is_empty())
+        },
         since: (11, 0, 0),
     },
     Gate {

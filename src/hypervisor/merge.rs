@@ -58,9 +58,8 @@ pub fn merge(desired: &Element, live: Option<&Element>) -> Element {
     for (k, v) in &desired.attrs {
         out.attrs.insert(k.clone(), v.clone());
     }
-    let owned = |name: &str| {
-        OWNED.contains(&name) || (name != "devices" && desired.child(name).is_some())
-    };
+    let owned =
+        |name: &str| OWNED.contains(&name) || (name != "devices" && desired.child(name).is_some());
     out.children.retain(|c| !owned(&c.name));
     for d in desired.children.iter().filter(|c| owned(&c.name)) {
         let mut d = d.clone();
@@ -132,7 +131,9 @@ fn carry_os(d: &mut Element, live: &Element) {
             .extend(live.children.iter().filter(|c| c.name == "boot").cloned());
     }
     // os children have a fixed order in libvirt's output (type, firmware, loader, nvram, boot…).
-    let order = ["type", "firmware", "loader", "nvram", "boot", "bootmenu", "smbios"];
+    let order = [
+        "type", "firmware", "loader", "nvram", "boot", "bootmenu", "smbios",
+    ];
     d.children.sort_by_key(|c| {
         order
             .iter()
@@ -145,9 +146,13 @@ fn carry_os(d: &mut Element, live: &Element) {
 fn device_key(dev: &Element) -> Option<String> {
     let canonical = |e: &Element| e.canonical().to_xml();
     match dev.name.as_str() {
-        "hostdev" => dev
-            .child("source")
-            .map(|s| format!("hostdev {} {}", dev.attr("type").unwrap_or(""), canonical(s))),
+        "hostdev" => dev.child("source").map(|s| {
+            format!(
+                "hostdev {} {}",
+                dev.attr("type").unwrap_or(""),
+                canonical(s)
+            )
+        }),
         "disk" => dev
             .child("target")
             .and_then(|t| t.attr("dev"))
@@ -185,7 +190,8 @@ fn merge_devices(desired: &Element, live: &Element) -> Element {
             // Without a MAC in the spec: the live NIC on the same source, else the next in order.
             let same_source = |l: &Element| {
                 l.attr("type") == d.attr("type")
-                    && l.child("source").map(Element::canonical) == d.child("source").map(Element::canonical)
+                    && l.child("source").map(Element::canonical)
+                        == d.child("source").map(Element::canonical)
             };
             found = live
                 .children

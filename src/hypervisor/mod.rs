@@ -114,7 +114,7 @@ impl Default for FakeHypervisor {
 }
 
 impl Hypervisor for FakeHypervisor {
-    fn uri(&self) -> &str {
+    fn uri(&self) -> &'static str {
         "fake:///"
     }
 

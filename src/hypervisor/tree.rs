@@ -59,10 +59,8 @@ impl Element {
                         let value = a
                             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                             .map_err(|e| err(&e))?;
-                        el.attrs.insert(
-                            a.key.as_ref().to_owned(),
-                            value.into_owned(),
-                        );
+                        el.attrs
+                            .insert(a.key.as_ref().to_owned(), value.into_owned());
                     }
                     if matches!(event, Event::Empty(_)) {
                         close(&mut stack, &mut root, el)?;
@@ -397,8 +395,12 @@ mod tests {
     #[test]
     fn quotes_attribute_order_and_whitespace_do_not_matter() {
         assert_eq!(
-            canon(r#"<domain type="kvm"><name>a</name><os><type arch="x86_64" machine="q35">hvm</type></os></domain>"#),
-            canon("<domain type='kvm'>\n  <name>a</name>\n  <os>\n    <type machine='q35' arch='x86_64'>hvm</type>\n  </os>\n</domain>\n"),
+            canon(
+                r#"<domain type="kvm"><name>a</name><os><type arch="x86_64" machine="q35">hvm</type></os></domain>"#
+            ),
+            canon(
+                "<domain type='kvm'>\n  <name>a</name>\n  <os>\n    <type machine='q35' arch='x86_64'>hvm</type>\n  </os>\n</domain>\n"
+            ),
         );
     }
 

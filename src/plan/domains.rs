@@ -142,7 +142,10 @@ pub fn plan(
             out.refusals.push(format!("VM `{}`: {why}", def.name));
         }
         let before = live_tree.as_ref().map(|t| t.canonical().to_xml());
-        hashes.insert(def.name.clone(), before.as_deref().map(|b| sha256(b.as_bytes())));
+        hashes.insert(
+            def.name.clone(),
+            before.as_deref().map(|b| sha256(b.as_bytes())),
+        );
         let after = merged.to_xml();
         if before.as_deref() == Some(after.as_str()) {
             continue;
@@ -160,7 +163,13 @@ pub fn plan(
                 def.name
             ));
         }
-        out.changes.push(domain_change(action, &def.name, before, Some(after), reason));
+        out.changes.push(domain_change(
+            action,
+            &def.name,
+            before,
+            Some(after),
+            reason,
+        ));
     }
     let wanted: BTreeSet<&str> = desired.domains.iter().map(|d| d.name.as_str()).collect();
     let mut managed: BTreeSet<String> = wanted.iter().map(|n| (*n).to_owned()).collect();
@@ -180,7 +189,10 @@ pub fn plan(
             continue;
         }
         let before = canonical_text(&live.xml).ok();
-        hashes.insert(name.clone(), before.as_deref().map(|b| sha256(b.as_bytes())));
+        hashes.insert(
+            name.clone(),
+            before.as_deref().map(|b| sha256(b.as_bytes())),
+        );
         let reason = if removal.delete_nvram {
             "no longer in the spec: undefine, deleting its NVRAM"
         } else {

@@ -148,7 +148,7 @@ fn libvirt_reload() -> Step {
 }
 
 /// How to make the libvirt daemon reload on a machine whose init is not systemd (containers,
-/// OpenRC, runit): SIGHUP to the daemon named in its pid file, the signal its units send too.
+/// `OpenRC`, `runit`): SIGHUP to the daemon named in its pid file, the signal its units send too.
 const RELOAD_BY_PIDFILE: &str = "for f in /run/libvirtd.pid /run/virtqemud.pid; do \
 if [ -s \"$f\" ]; then kill -HUP \"$(cat \"$f\")\" || exit 1; fi; done";
 

@@ -12,8 +12,8 @@ use miette::SourceSpan;
 
 use super::grammar::{self, NodeDef};
 use super::{
-    Bind, BindBy, BindTime, Boot, BootHugepages, Bridge, BridgeBackend, Clock, ClockOffset,
-    Accel, CpuBlock, Device, Disk, DiskBus, Firmware, GpuRole, Handoff, HookPhase, HostBlock,
+    Accel, Bind, BindBy, BindTime, Boot, BootHugepages, Bridge, BridgeBackend, Clock, ClockOffset,
+    CpuBlock, Device, Disk, DiskBus, Firmware, GpuRole, Handoff, HookPhase, HostBlock,
     HugepageMode, Hyperv, InitramfsChoice, IoThreads, IommuMode, Isolation, LoaderChoice, Memory,
     Network, NetworkSource, Pin, PinPrefer, Smbios, Spanned, Spec, UserHook, Vm,
 };
@@ -873,7 +873,11 @@ impl Decoder {
         };
         let accel = match self.child(at, "accel") {
             Some(a) => a.arg(0).and_then(|e| {
-                self.choice(e, "accelerator", &[("kvm", Accel::Kvm), ("tcg", Accel::Tcg)])
+                self.choice(
+                    e,
+                    "accelerator",
+                    &[("kvm", Accel::Kvm), ("tcg", Accel::Tcg)],
+                )
             }),
             None => Some(Spanned::new(Accel::Kvm, at.span())),
         };

@@ -5,6 +5,7 @@
 //! Only domains named `passplan-test-*` are created, and only this suite installs hooks under
 //! `/etc/libvirt/hooks`; `scripts/e2e` removes both afterwards whatever happens here.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -55,11 +56,17 @@ fn stdout(out: &Output) -> String {
 fn spec(dir: &Path, memory: &str, pins: &str) -> String {
     let hook = dir.join("hook.sh");
     let disk = dir.join("disk.qcow2");
-    let phases = ["prepare/begin", "start/begin", "started/begin", "stopped/end", "release/end"];
-    let hooks: String = phases
-        .iter()
-        .map(|p| format!("    hook \"{p}\" script=\"{}\"\n", hook.display()))
-        .collect();
+    let phases = [
+        "prepare/begin",
+        "start/begin",
+        "started/begin",
+        "stopped/end",
+        "release/end",
+    ];
+    let mut hooks = String::new();
+    for p in phases {
+        let _ = writeln!(hooks, "    hook \"{p}\" script=\"{}\"", hook.display());
+    }
     format!(
         "vm \"{VM}\" {{\n    memory \"{memory}\"\n    cpu {{ vcpus 2; pin cpus=\"{pins}\" }}\n    firmware \"bios\"\n    accel \"tcg\"\n    disk \"{}\" format=\"qcow2\"\n{hooks}}}\n",
         disk.display()
@@ -161,15 +168,22 @@ fn apply_defines_converges_follows_spec_changes_and_runs_every_hook() {
 
     // 4. The VM starts and stops, and every generated hook phase runs, in order.
     let out = virsh(&["start", VM]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = passplan(&["plan", spec_file]);
     assert!(out.status.success());
     let out = virsh(&["destroy", VM]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let want = "prepare\nstart\nstarted\nstopped\nrelease\n";
-    while std::fs::read_to_string(&marker).unwrap_or_default() != want
-        && Instant::now() < deadline
+    while std::fs::read_to_string(&marker).unwrap_or_default() != want && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -179,7 +193,11 @@ fn apply_defines_converges_follows_spec_changes_and_runs_every_hook() {
     std::fs::write(&spec_path, "host\n").unwrap();
     let out = passplan(&["plan", spec_file]);
     assert!(stdout(&out).contains("--prune"), "removal is only noted");
-    assert!(passplan(&["apply", "--yes", "--prune", spec_file]).status.success());
+    assert!(
+        passplan(&["apply", "--yes", "--prune", spec_file])
+            .status
+            .success()
+    );
     assert!(!virsh(&["dominfo", VM]).status.success(), "undefined");
     eprintln!("e2e took {:?}", started.elapsed());
 }

@@ -18,7 +18,10 @@ pub(super) const CODE: Code = Code("host/no-kvm");
 
 pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
     // Without the CPU flag, host/no-virtualization already explains why /dev/kvm is missing.
-    if cx.host.kvm_device || !cx.host.cpu.virtualization || !cx.spec.vms.iter().any(|v| v.accel.value == Accel::Kvm) {
+    if cx.host.kvm_device
+        || !cx.host.cpu.virtualization
+        || !cx.spec.vms.iter().any(|v| v.accel.value == Accel::Kvm)
+    {
         return;
     }
     let module = match cx.host.cpu.vendor {
