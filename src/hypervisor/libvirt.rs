@@ -99,7 +99,16 @@ impl Hypervisor for LibvirtHypervisor {
             .conn
             .lookup_domain_by_name(name)
             .map_err(|e| call("look up", name, &e))?;
-        let nvram = if keep_nvram {
+        // The NVRAM flags only mean something for a domain with a variable store (and some
+        // drivers, like the test driver, refuse them otherwise).
+        let has_nvram = dom
+            .xml_desc(sys::VIR_DOMAIN_XML_INACTIVE)
+            .ok()
+            .and_then(|x| super::tree::Element::parse(&x).ok())
+            .is_some_and(|d| d.child("os").and_then(|o| o.child("nvram")).is_some());
+        let nvram = if !has_nvram {
+            0
+        } else if keep_nvram {
             sys::VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
         } else {
             sys::VIR_DOMAIN_UNDEFINE_NVRAM

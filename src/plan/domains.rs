@@ -235,3 +235,158 @@ fn domain_change(
         triggers: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::DomainDef;
+    use crate::hypervisor::FakeHypervisor;
+
+    /// A domain as passplan writes one: every owned element stated, so nothing is defaulted.
+    const XML: &str = "<domain type='qemu'><name>t</name><memory unit='MiB'>128</memory>\
+        <currentMemory unit='MiB'>128</currentMemory><vcpu placement='static'>1</vcpu>\
+        <os><type arch='x86_64' machine='pc'>hvm</type></os><clock offset='utc'/>\
+        <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>\
+        <devices/></domain>";
+
+    fn desired(xml: &str) -> Desired {
+        Desired {
+            domains: vec![DomainDef {
+                name: "t".into(),
+                xml: xml.into(),
+            }],
+            ..Desired::default()
+        }
+    }
+
+    /// Plan, define what the plan says, plan again: the second plan must be empty.
+    fn converge(hv: &mut dyn Hypervisor, xml: &str) -> (DomainPlan, DomainPlan) {
+        let state = State::default();
+        let d = desired(xml);
+        let first = plan(
+            &d,
+            &observe(hv, &d, &state).unwrap(),
+            &state,
+            Removal::default(),
+        );
+        for c in &first.changes {
+            hv.define(c.after.as_deref().unwrap()).unwrap();
+        }
+        let second = plan(
+            &d,
+            &observe(hv, &d, &state).unwrap(),
+            &state,
+            Removal::default(),
+        );
+        (first, second)
+    }
+
+    #[test]
+    fn a_new_domain_is_created_then_converges() {
+        let mut hv = FakeHypervisor::default();
+        let (first, second) = converge(&mut hv, XML);
+        assert_eq!(first.changes.len(), 1);
+        assert_eq!(first.changes[0].action, Action::Create);
+        assert_eq!(first.changes[0].path, "domain:t");
+        assert!(second.changes.is_empty(), "{:?}", second.changes);
+        assert!(
+            hv.domains["t"].contains("<uuid>"),
+            "the generated uuid is kept"
+        );
+    }
+
+    #[test]
+    fn a_running_vm_gets_a_next_start_note_and_a_gated_feature_is_refused() {
+        let mut hv = FakeHypervisor::default();
+        converge(&mut hv, XML);
+        hv.active.push("t".into());
+        hv.version = (8, 0, 0);
+        let xml = XML.replace(
+            "<devices/>",
+            "<features><hyperv><avic state='on'/></hyperv></features><devices/>",
+        );
+        let state = State::default();
+        let d = desired(&xml.replace("128", "256"));
+        let p = plan(
+            &d,
+            &observe(&hv, &d, &state).unwrap(),
+            &state,
+            Removal::default(),
+        );
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("takes effect at its next start"))
+        );
+        assert_eq!(p.refusals.len(), 1);
+        assert!(
+            p.refusals[0].contains("needs libvirt 8.10.0"),
+            "{:?}",
+            p.refusals
+        );
+    }
+
+    #[test]
+    fn a_removed_vm_is_undefined_only_on_request_keeping_nvram() {
+        let mut hv = FakeHypervisor::default();
+        converge(&mut hv, XML);
+        let state = State {
+            domains: ["t".to_owned()].into(),
+            ..State::default()
+        };
+        let none = Desired::default();
+        let observed = observe(&hv, &none, &state).unwrap();
+        let kept = plan(&none, &observed, &state, Removal::default());
+        assert!(kept.changes.is_empty());
+        assert!(kept.notes[0].contains("--prune"));
+        assert!(kept.libvirt.unwrap().managed.contains("t"));
+        let pruned = plan(
+            &none,
+            &observed,
+            &state,
+            Removal {
+                prune: true,
+                delete_nvram: false,
+            },
+        );
+        assert_eq!(pruned.changes[0].action, Action::Delete);
+        let lv = pruned.libvirt.unwrap();
+        assert!(lv.keep_nvram && lv.managed.is_empty());
+    }
+
+    /// The same through libvirt's in-process test driver (no daemon needed).
+    #[cfg(feature = "libvirt")]
+    #[test]
+    fn the_test_driver_defines_and_converges() {
+        let mut hv = crate::hypervisor::LibvirtHypervisor::open("test:///default").unwrap();
+        assert!(hv.version() >= (6, 0, 0));
+        let xml = XML.replace("<name>t</name>", "<name>passplan-unit</name>");
+        let state = State::default();
+        let d = Desired {
+            domains: vec![DomainDef {
+                name: "passplan-unit".into(),
+                xml: xml.clone(),
+            }],
+            ..Desired::default()
+        };
+        let first = plan(
+            &d,
+            &observe(&hv, &d, &state).unwrap(),
+            &state,
+            Removal::default(),
+        );
+        assert_eq!(first.changes[0].action, Action::Create);
+        hv.define(first.changes[0].after.as_deref().unwrap())
+            .unwrap();
+        assert!(hv.list().unwrap().contains(&"passplan-unit".to_owned()));
+        let second = plan(
+            &d,
+            &observe(&hv, &d, &state).unwrap(),
+            &state,
+            Removal::default(),
+        );
+        assert!(second.changes.is_empty(), "{:#?}", second.changes);
+        hv.undefine("passplan-unit", true).unwrap();
+        assert_eq!(hv.inactive_xml("passplan-unit").unwrap(), None);
+    }
+}
