@@ -54,6 +54,16 @@ enum CommandArgs {
         /// Save the plan, to apply exactly it later with `passplan apply FILE`.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out_file: Option<PathBuf>,
+        /// libvirt connection URI for the domains (default: the spec's `libvirt uri=`, else
+        /// `qemu:///system` when the root is `/`; an offline root has no connection).
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
+        /// Undefine domains passplan defined that are no longer in the spec (keeping NVRAM).
+        #[arg(long)]
+        prune: bool,
+        /// With --prune: delete the removed domains' UEFI variable stores too.
+        #[arg(long, requires = "prune")]
+        prune_nvram: bool,
     },
     /// Converge the machine to the spec (or to a saved plan).
     Apply {
@@ -68,6 +78,16 @@ enum CommandArgs {
         /// Overwrite managed files that were edited by hand.
         #[arg(long)]
         force: bool,
+        /// libvirt connection URI for the domains (default: the spec's `libvirt uri=`, else
+        /// `qemu:///system` when the root is `/`; an offline root has no connection).
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
+        /// Undefine domains passplan defined that are no longer in the spec (keeping NVRAM).
+        #[arg(long)]
+        prune: bool,
+        /// With --prune: delete the removed domains' UEFI variable stores too.
+        #[arg(long, requires = "prune")]
+        prune_nvram: bool,
     },
     /// Restore the files the last apply changed.
     Rollback {
@@ -194,6 +214,9 @@ where
             json,
             detailed_exitcode,
             out_file,
+            connect,
+            prune,
+            prune_nvram,
         } => Command::Plan {
             spec,
             root,
@@ -201,6 +224,11 @@ where
                 json,
                 detailed_exitcode,
                 out_file,
+                libvirt: crate::commands::LibvirtArgs {
+                    connect,
+                    prune,
+                    prune_nvram,
+                },
             },
         },
         CommandArgs::Apply {
@@ -208,10 +236,21 @@ where
             root,
             yes,
             force,
+            connect,
+            prune,
+            prune_nvram,
         } => Command::Apply {
             target,
             root,
-            args: crate::commands::ApplyArgs { yes, force },
+            args: crate::commands::ApplyArgs {
+                yes,
+                force,
+                libvirt: crate::commands::LibvirtArgs {
+                    connect,
+                    prune,
+                    prune_nvram,
+                },
+            },
         },
         CommandArgs::Rollback { root, yes } => Command::Rollback { root, yes },
         CommandArgs::Host { root, json, spec } => Command::Host { root, json, spec },

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod compile;
 pub mod diag;
 pub mod host;
+pub mod hypervisor;
 pub mod model;
 pub mod pinning;
 pub mod plan;

@@ -1,6 +1,7 @@
-//! Apply: execute a [`Plan`] through a [`System`]. Files first (each backed up and journaled
-//! before it changes, rolled back together on failure), then the ownership state, then the
-//! commands in order. A failing command stops the apply with the files in place and the journal
+//! Apply: execute a [`Plan`] through a [`System`] and a [`Hypervisor`]. Files first (each
+//! backed up and journaled before it changes, rolled back together on failure), then the
+//! ownership state, then the commands in order, then the libvirt domains (defined with
+//! validation after their hooks are in place and the daemon has reloaded). A failing command stops the apply with the files in place and the journal
 //! kept; `passplan rollback` restores what the last apply changed.
 
 pub mod journal;
@@ -14,6 +15,8 @@ use journal::{Entry, Journal};
 use state::{ManagedFile, State, StateError, sha256};
 use system::System;
 
+use crate::hypervisor::{Hypervisor, HypervisorError};
+use crate::plan::domains::{canonical_text, domain_of};
 use crate::plan::{Action, Plan};
 
 /// How to apply.
@@ -55,6 +58,15 @@ pub enum ApplyError {
         /// Its exit status.
         status: Option<i32>,
     },
+    /// The plan has domain changes but no libvirt connection was given.
+    #[error("the plan changes libvirt domains at {uri}, but apply has no connection to it")]
+    NoConnection {
+        /// The plan's URI.
+        uri: String,
+    },
+    /// A libvirt call failed; the files and commands before it stay done.
+    #[error("{0}; the files are in place: fix the cause and run `passplan apply` again")]
+    Hypervisor(#[from] HypervisorError),
     /// The state or journal could not be read or written.
     #[error(transparent)]
     State(#[from] StateError),
@@ -72,6 +84,8 @@ pub struct Report {
     pub commands: usize,
     /// Commands recorded but not run (offline root, dry run).
     pub skipped: usize,
+    /// Domains defined or undefined.
+    pub domains: usize,
     /// A previous, interrupted apply was rolled back first.
     pub recovered: bool,
 }
@@ -94,13 +108,50 @@ pub fn recover(sys: &mut dyn System) -> Result<bool, ApplyError> {
     Ok(true)
 }
 
-/// Apply a plan. `progress` receives one line per action and the commands' output.
+/// Apply a plan without libvirt (an offline root). `progress` receives one line per action and
+/// the commands' output.
 pub fn apply(
     sys: &mut dyn System,
     plan: &Plan,
     options: Options,
     progress: &mut dyn Write,
 ) -> Result<Report, ApplyError> {
+    apply_with(sys, None, plan, options, progress)
+}
+
+/// Apply a plan, its domain changes through `hv`.
+pub fn apply_with(
+    sys: &mut dyn System,
+    hv: Option<&mut dyn Hypervisor>,
+    plan: &Plan,
+    options: Options,
+    progress: &mut dyn Write,
+) -> Result<Report, ApplyError> {
+    if let Some(lv) = &plan.libvirt {
+        let Some(hv) = hv.as_deref() else {
+            return Err(ApplyError::NoConnection {
+                uri: lv.uri.clone(),
+            });
+        };
+        for (name, hash) in &lv.observed {
+            let now = hv
+                .inactive_xml(name)?
+                .map(|x| canonical_text(&x).map(|c| sha256(c.as_bytes())))
+                .transpose()
+                .map_err(|why| ApplyError::Stale {
+                    path: format!("domain:{name} ({why})"),
+                })?;
+            if &now != hash {
+                return Err(ApplyError::Stale {
+                    path: format!("domain:{name}"),
+                });
+            }
+        }
+    }
+    let (domain_changes, file_changes): (Vec<_>, Vec<_>) = plan
+        .changes
+        .iter()
+        .partition(|c| domain_of(&c.path).is_some());
     let mut report = Report {
         recovered: recover(sys)?,
         ..Report::default()
@@ -114,8 +165,7 @@ pub fn apply(
             return Err(ApplyError::Stale { path: path.clone() });
         }
     }
-    let drifted: Vec<String> = plan
-        .changes
+    let drifted: Vec<String> = file_changes
         .iter()
         .filter(|c| c.drift)
         .map(|c| c.path.clone())
@@ -124,13 +174,18 @@ pub fn apply(
         return Err(ApplyError::Drift { paths: drifted });
     }
     let mut state = State::load(sys)?;
-    if !plan.changes.is_empty() {
+    let managed = plan
+        .libvirt
+        .as_ref()
+        .map_or_else(|| state.domains.clone(), |lv| lv.managed.clone());
+    if !file_changes.is_empty() || managed != state.domains {
+        state.domains = managed;
         let mut journal = Journal {
             apply: state.last_apply + 1,
             ..Journal::default()
         };
         journal.save(sys)?;
-        for change in &plan.changes {
+        for change in &file_changes {
             if let Err(e) = change_file(sys, &mut journal, change) {
                 let unrestored = journal.undo(sys);
                 return Err(ApplyError::Rolledback {
@@ -141,7 +196,7 @@ pub fn apply(
             writeln!(progress, "{} {}", change.action.symbol(), change.path)?;
             report.files += 1;
         }
-        for change in &plan.changes {
+        for change in &file_changes {
             match (&change.after, change.action) {
                 (Some(after), Action::Create | Action::Update) => {
                     state.files.insert(
@@ -207,6 +262,17 @@ pub fn apply(
             report.skipped += 1;
         } else {
             report.commands += 1;
+        }
+    }
+    if let (Some(hv), Some(lv)) = (hv, &plan.libvirt) {
+        for change in domain_changes {
+            let name = domain_of(&change.path).unwrap_or_default();
+            match (&change.after, change.action) {
+                (Some(xml), Action::Create | Action::Update) => hv.define(xml)?,
+                _ => hv.undefine(name, lv.keep_nvram)?,
+            }
+            writeln!(progress, "{} {}", change.action.symbol(), change.path)?;
+            report.domains += 1;
         }
     }
     Ok(report)

@@ -2,7 +2,7 @@
 //! wrote, so that a hand edit shows as drift and a file dropped from the spec is removed.
 //! Lives at `/var/lib/passplan/state.json` under the root, written atomically, validated on read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,6 +26,10 @@ pub struct State {
     pub files: BTreeMap<String, ManagedFile>,
     /// Sequence number of the last apply that changed something (0: never).
     pub last_apply: u64,
+    /// libvirt domains passplan defined (so that one dropped from the spec can be undefined
+    /// on request, and a domain passplan never defined is never touched).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub domains: BTreeSet<String>,
 }
 
 /// One managed file.

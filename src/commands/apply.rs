@@ -10,15 +10,18 @@ use crate::apply::lock::Lock;
 use crate::apply::system::{Offline, RealSystem, System, is_live_root};
 use crate::apply::{self, Options};
 use crate::cli::Config;
+use crate::hypervisor::Hypervisor;
 use crate::plan::{Plan, render};
 
 /// Options of `apply`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ApplyArgs {
     /// Do not ask.
     pub yes: bool,
     /// Overwrite hand-edited managed files.
     pub force: bool,
+    /// The libvirt connection and what to do with removed domains.
+    pub libvirt: super::LibvirtArgs,
 }
 
 /// Whether the process runs as root (uid 0), read from procfs (no libc needed).
@@ -100,7 +103,7 @@ pub(super) fn run(
     config: &Config,
     target: &Path,
     root: &Path,
-    args: ApplyArgs,
+    args: &ApplyArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
@@ -122,7 +125,7 @@ pub(super) fn run(
             return Ok(Outcome::Failure);
         }
     };
-    let plan = if is_saved_plan(target) {
+    let (plan, mut hv) = if is_saved_plan(target) {
         let Some(plan) = load_plan(target, err)? else {
             return Ok(Outcome::Failure);
         };
@@ -136,12 +139,26 @@ pub(super) fn run(
             )?;
             return Ok(Outcome::Failure);
         }
-        plan
+        // A saved plan's domain changes go to the connection it was made for.
+        let uri = args
+            .libvirt
+            .connect
+            .clone()
+            .or_else(|| plan.libvirt.as_ref().map(|l| l.uri.clone()));
+        match uri.as_deref().map(crate::hypervisor::connect).transpose() {
+            Ok(hv) => (plan, hv),
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                return Ok(Outcome::Failure);
+            }
+        }
     } else {
-        let Some(plan) = super::plan::compute(config, target, root, out, err)? else {
+        let Some((plan, hv, _)) =
+            super::plan::compute(config, target, root, &args.libvirt, out, err)?
+        else {
             return Ok(Outcome::Failure);
         };
-        plan
+        (plan, hv)
     };
     render::human(&plan, out, config.color)?;
     if !plan.has_changes() {
@@ -155,16 +172,18 @@ pub(super) fn run(
     let real = RealSystem::new(root);
     let result = if is_live_root(root) {
         let mut sys = real;
-        apply::apply(
+        apply::apply_with(
             &mut sys as &mut dyn System,
+            hv.as_mut().map(|h| &mut **h as &mut dyn Hypervisor),
             &plan,
             Options { force: args.force },
             out,
         )
     } else {
         let mut sys = Offline::new(real);
-        apply::apply(
+        apply::apply_with(
             &mut sys as &mut dyn System,
+            hv.as_mut().map(|h| &mut **h as &mut dyn Hypervisor),
             &plan,
             Options { force: args.force },
             out,
@@ -181,6 +200,14 @@ pub(super) fn run(
                 report.commands,
                 plural(report.commands)
             )?;
+            if report.domains > 0 {
+                write!(
+                    out,
+                    ", {} domain{} defined or undefined",
+                    report.domains,
+                    plural(report.domains)
+                )?;
+            }
             if report.skipped > 0 {
                 write!(
                     out,

@@ -9,7 +9,7 @@ mod host;
 mod plan;
 
 pub use apply::ApplyArgs;
-pub use plan::PlanArgs;
+pub use plan::{LibvirtArgs, PlanArgs};
 
 use std::io::Write;
 use std::path::Path;
@@ -41,7 +41,7 @@ pub fn execute(
             out: out_dir,
         } => build::run(config, spec, root, out_dir, out, err),
         Command::Plan { spec, root, args } => plan::run(config, spec, root, args, out, err),
-        Command::Apply { target, root, args } => apply::run(config, target, root, *args, out, err),
+        Command::Apply { target, root, args } => apply::run(config, target, root, args, out, err),
         Command::Rollback { root, yes } => apply::rollback(root, *yes, out, err),
         Command::Host { root, json, spec } => {
             host::run(config, root, *json, spec.as_deref(), out, err)

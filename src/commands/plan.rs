@@ -6,8 +6,9 @@ use std::path::Path;
 
 use super::Outcome;
 use crate::apply::state::State;
-use crate::apply::system::{RealSystem, System};
+use crate::apply::system::{RealSystem, System, is_live_root};
 use crate::cli::Config;
+use crate::hypervisor::Hypervisor;
 use crate::plan::{Plan, render};
 
 /// Options of `plan`.
@@ -19,41 +20,71 @@ pub struct PlanArgs {
     pub detailed_exitcode: bool,
     /// Save the plan here.
     pub out_file: Option<std::path::PathBuf>,
+    /// The libvirt connection and what to do with removed domains.
+    pub libvirt: LibvirtArgs,
 }
+
+/// How plan and apply reach libvirt.
+#[derive(Debug, Clone, Default)]
+pub struct LibvirtArgs {
+    /// `--connect URI`.
+    pub connect: Option<String>,
+    /// `--prune`: undefine domains passplan defined that left the spec.
+    pub prune: bool,
+    /// `--prune-nvram`: and delete their NVRAM.
+    pub prune_nvram: bool,
+}
+
+/// The libvirt URI to use: `--connect`, else (on the running machine only) the spec's
+/// `libvirt uri=`, else `qemu:///system` there. An offline root has no connection unless asked:
+/// its domains are files under `<root>/etc/libvirt/qemu/`.
+fn connection_uri(args: &LibvirtArgs, spec_uri: Option<&str>, root: &Path) -> Option<String> {
+    args.connect
+        .clone()
+        .or_else(|| is_live_root(root).then(|| spec_uri.unwrap_or("qemu:///system").to_owned()))
+}
+
+/// A computed plan and the connection its domain changes go through.
+/// A plan, the hypervisor it was computed against (to apply domain changes), and the checked
+/// spec (for the CPU map).
+pub(super) type Computed = (Plan, Option<Box<dyn Hypervisor>>, crate::check::Checked);
 
 /// Compute a plan from a spec against a root: the shared front half of `plan` and `apply`.
 pub(super) fn compute(
     config: &Config,
     spec: &Path,
     root: &Path,
+    libvirt: &LibvirtArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> std::io::Result<Option<Plan>> {
-    Ok(compute_checked(config, spec, root, out, err)?.map(|(plan, _)| plan))
-}
-
-/// [`compute`], also returning the checked spec (for the CPU map).
-fn compute_checked(
-    config: &Config,
-    spec: &Path,
-    root: &Path,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> std::io::Result<Option<(Plan, crate::check::Checked)>> {
+) -> std::io::Result<Option<Computed>> {
     let Some((checked, source)) = super::check::checked(config, spec, root, false, out, err)?
     else {
         return Ok(None);
     };
+    let uri = connection_uri(
+        libvirt,
+        checked
+            .spec
+            .host
+            .libvirt_uri
+            .as_ref()
+            .map(|u| u.value.as_str()),
+        root,
+    );
+    let hv = match uri.as_deref().map(crate::hypervisor::connect).transpose() {
+        Ok(hv) => hv,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(None);
+        }
+    };
     let desired = match crate::compile::compile(&checked, &source) {
-        Ok(mut d) if crate::apply::system::is_live_root(root) => {
-            // On the running machine libvirt owns /etc/libvirt/qemu: domains are defined through
-            // its API, never by writing its files behind its back.
-            let before = d.artifacts.len();
+        Ok(mut d) if hv.is_some() => {
+            // With a connection libvirt owns its definitions: domains go through its API, never
+            // by writing /etc/libvirt/qemu behind its back.
             d.artifacts
                 .retain(|a| !a.path.starts_with("/etc/libvirt/qemu/"));
-            if d.artifacts.len() != before {
-                d.notes.push("domains are defined through the libvirt API on the running machine; that part is not implemented yet, so `passplan build` shows their XML".to_owned());
-            }
             d
         }
         Ok(d) => d,
@@ -77,8 +108,34 @@ fn compute_checked(
             return Ok(None);
         }
     };
-    let plan = crate::plan::plan(&desired, &observed, &checked.host);
-    Ok(Some((plan, checked)))
+    let state = observed.state.clone();
+    let mut plan = crate::plan::plan(&desired, &observed, &checked.host);
+    // systemd creates this directory when it is the init; without it systemctl cannot work.
+    if is_live_root(root) && !Path::new("/run/systemd/system").is_dir() {
+        plan.reload_without_systemd();
+    }
+    if let Some(hv) = &hv {
+        let live = match crate::plan::domains::observe(hv.as_ref(), &desired, &state) {
+            Ok(l) => l,
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                return Ok(None);
+            }
+        };
+        let removal = crate::plan::domains::Removal {
+            prune: libvirt.prune,
+            delete_nvram: libvirt.prune_nvram,
+        };
+        let part = crate::plan::domains::plan(&desired, &live, &state, removal);
+        if !part.refusals.is_empty() {
+            for why in &part.refusals {
+                writeln!(err, "error: {why}")?;
+            }
+            return Ok(None);
+        }
+        plan.add_domains(part);
+    }
+    Ok(Some((plan, hv, checked)))
 }
 
 pub(super) fn run(
@@ -89,7 +146,7 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
-    let Some((plan, checked)) = compute_checked(config, spec, root, out, err)? else {
+    let Some((plan, _, checked)) = compute(config, spec, root, &args.libvirt, out, err)? else {
         return Ok(Outcome::Failure);
     };
     if let Some(file) = &args.out_file {

@@ -5,6 +5,7 @@
 //! every path in the ownership state, and the state itself. [`plan`] is pure. Human and JSON
 //! output are views of the same `Plan` (`render`).
 
+pub mod domains;
 mod graph;
 pub mod render;
 
@@ -94,6 +95,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Path → SHA-256 of the content the plan was computed from (`None`: absent).
     pub observed: BTreeMap<String, Option<String>>,
+    /// The libvirt connection the domain changes are for (absent for an offline root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub libvirt: Option<domains::LibvirtPlan>,
 }
 
 impl Plan {
@@ -142,6 +146,22 @@ fn libvirt_reload() -> Step {
         .map(String::from)
         .to_vec(),
         reason: "libvirt notices a new qemu hook only after a reload".to_owned(),
+    }
+}
+
+/// How to make the libvirt daemon reload on a machine whose init is not systemd (containers,
+/// `OpenRC`, `runit`): SIGHUP to the daemon named in its pid file, the signal its units send too.
+const RELOAD_BY_PIDFILE: &str = "for f in /run/libvirtd.pid /run/virtqemud.pid; do \
+if [ -s \"$f\" ]; then kill -HUP \"$(cat \"$f\")\" || exit 1; fi; done";
+
+impl Plan {
+    /// On a machine without systemd, reload libvirt through its pid file instead of systemctl.
+    pub fn reload_without_systemd(&mut self) {
+        for step in &mut self.steps {
+            if step.trigger == Trigger::LibvirtReload {
+                step.argv = ["sh", "-c", RELOAD_BY_PIDFILE].map(String::from).to_vec();
+            }
+        }
     }
 }
 
@@ -266,6 +286,30 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
         order,
         notes: desired.notes.clone(),
         observed: observed_hashes,
+        libvirt: None,
+    }
+}
+
+impl Plan {
+    /// Add the domain part: its changes go after every file change (a domain's hooks and
+    /// bridge must exist before it starts, and apply defines after the commands have run).
+    pub fn add_domains(&mut self, part: domains::DomainPlan) {
+        for change in &part.changes {
+            for file in &self.changes {
+                if file.path.starts_with("/etc/libvirt/hooks/")
+                    || file.triggers.contains(&Trigger::Network)
+                {
+                    self.order.push((
+                        file.path.clone(),
+                        change.path.clone(),
+                        "a domain's hooks and bridge must exist before it starts".to_owned(),
+                    ));
+                }
+            }
+        }
+        self.changes.extend(part.changes);
+        self.notes.extend(part.notes);
+        self.libvirt = part.libvirt;
     }
 }
 

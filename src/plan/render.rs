@@ -60,6 +60,7 @@ pub fn human(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
             .map(|m| format!(", {m:04o}"))
             .unwrap_or_default();
         let owner = match change.ownership {
+            _ if super::domains::domain_of(&change.path).is_some() => "libvirt domain, merged",
             crate::compile::Ownership::Owned => "owned",
             crate::compile::Ownership::Edited => "edited in place",
         };
@@ -94,12 +95,12 @@ pub fn human(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
             let old_name = if change.action == Action::Create {
                 "/dev/null".to_owned()
             } else {
-                format!("a{}", change.path)
+                format!("a/{}", change.path.trim_start_matches('/'))
             };
             let new_name = if change.action == Action::Delete {
                 "/dev/null".to_owned()
             } else {
-                format!("b{}", change.path)
+                format!("b/{}", change.path.trim_start_matches('/'))
             };
             let text = diff
                 .unified_diff()

@@ -23,7 +23,7 @@ use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use crate::check::Context;
 use crate::compile::{Artifact, CompileError, Desired, DomainDef, Input, Ownership};
 use crate::host::CpuVendor;
-use crate::spec::{ClockOffset, Disk, DiskBus, Firmware, NetworkSource, Pin, Smbios, Vm};
+use crate::spec::{Accel, ClockOffset, Disk, DiskBus, Firmware, NetworkSource, Pin, Smbios, Vm};
 
 /// Where libvirt keeps persistent QEMU definitions; the copy there is for people reading the
 /// host, the definition itself goes through the libvirt API.
@@ -104,7 +104,11 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
 /// bytes.
 pub fn domain_xml(vm: &Vm, cx: &Context<'_>) -> String {
     let mut x = Xml::new();
-    x.open("domain", &[("type", "kvm")], |x| {
+    let kind = match vm.accel.value {
+        Accel::Kvm => "kvm",
+        Accel::Tcg => "qemu",
+    };
+    x.open("domain", &[("type", kind)], |x| {
         x.text("name", &[], &vm.name.value);
         memory(x, vm, cx);
         cpu_tuning(x, vm, cx);
@@ -327,8 +331,11 @@ fn features(x: &mut Xml, vm: &Vm) {
         if matches!(vm.firmware.value, Firmware::Uefi { secure_boot: true }) {
             x.empty("smm", &[("state", "on")]);
         }
-        // q35 with a passed-through GPU needs the in-kernel IOAPIC (QEMU 4.0's default changed).
-        x.empty("ioapic", &[("driver", "kvm")]);
+        // q35 with a passed-through GPU needs the in-kernel IOAPIC (QEMU 4.0's default changed);
+        // there is no kernel IOAPIC without KVM.
+        if vm.accel.value == Accel::Kvm {
+            x.empty("ioapic", &[("driver", "kvm")]);
+        }
     });
 }
 
@@ -352,6 +359,24 @@ fn cpu(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
             )
         }
     };
+    let topology = [
+        ("sockets", sockets.to_string()),
+        ("cores", cores.to_string()),
+        ("threads", threads.to_string()),
+    ];
+    let topology: Vec<(&str, &str)> = topology.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    if vm.accel.value == Accel::Tcg {
+        // TCG cannot pass the host CPU through; qemu64 is the model every QEMU emulates.
+        x.open(
+            "cpu",
+            &[("mode", "custom"), ("match", "exact"), ("check", "none")],
+            |x| {
+                x.text("model", &[("fallback", "forbid")], "qemu64");
+                x.empty("topology", &topology);
+            },
+        );
+        return;
+    }
     let cache_passthrough = auto.is_none_or(|p| p.cache_passthrough);
     x.open(
         "cpu",
@@ -361,14 +386,7 @@ fn cpu(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
             ("migratable", "on"),
         ],
         |x| {
-            x.empty(
-                "topology",
-                &[
-                    ("sockets", &sockets.to_string()),
-                    ("cores", &cores.to_string()),
-                    ("threads", &threads.to_string()),
-                ],
-            );
+            x.empty("topology", &topology);
             if cache_passthrough {
                 x.empty("cache", &[("mode", "passthrough")]);
             }

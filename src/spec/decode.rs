@@ -12,7 +12,7 @@ use miette::SourceSpan;
 
 use super::grammar::{self, NodeDef};
 use super::{
-    Bind, BindBy, BindTime, Boot, BootHugepages, Bridge, BridgeBackend, Clock, ClockOffset,
+    Accel, Bind, BindBy, BindTime, Boot, BootHugepages, Bridge, BridgeBackend, Clock, ClockOffset,
     CpuBlock, Device, Disk, DiskBus, Firmware, GpuRole, Handoff, HookPhase, HostBlock,
     HugepageMode, Hyperv, InitramfsChoice, IoThreads, IommuMode, Isolation, LoaderChoice, Memory,
     Network, NetworkSource, Pin, PinPrefer, Smbios, Spanned, Spec, UserHook, Vm,
@@ -871,6 +871,16 @@ impl Decoder {
                 }),
             None => Some(Spanned::new("q35".to_owned(), at.span())),
         };
+        let accel = match self.child(at, "accel") {
+            Some(a) => a.arg(0).and_then(|e| {
+                self.choice(
+                    e,
+                    "accelerator",
+                    &[("kvm", Accel::Kvm), ("tcg", Accel::Tcg)],
+                )
+            }),
+            None => Some(Spanned::new(Accel::Kvm, at.span())),
+        };
         let mut passthrough = Vec::new();
         let mut usb_controllers = Vec::new();
         let mut usb = Vec::new();
@@ -940,6 +950,7 @@ impl Decoder {
             cpu: cpu?,
             firmware: firmware?,
             machine: machine?,
+            accel: accel?,
             passthrough,
             usb,
             usb_controllers,

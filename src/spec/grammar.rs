@@ -233,6 +233,13 @@ pub const GRAMMAR: &[NodeDef] = &[
         doc: "QEMU machine type (default `q35`).",
     },
     NodeDef {
+        path: "vm.accel",
+        args: "kvm|tcg",
+        props: &[],
+        repeatable: false,
+        doc: "How the guest CPU runs: KVM (default), or TCG emulation (slow; for tests and hosts without virtualisation).",
+    },
+    NodeDef {
         path: "vm.passthrough",
         args: "device ...",
         props: &[],

@@ -247,6 +247,8 @@ pub struct Vm {
     pub firmware: Spanned<Firmware>,
     /// Machine type.
     pub machine: Spanned<String>,
+    /// Accelerator: KVM, or TCG emulation.
+    pub accel: Spanned<Accel>,
     /// Devices passed through, by name, with each reference's span.
     pub passthrough: Vec<Spanned<String>>,
     /// USB devices by id.
@@ -370,6 +372,16 @@ pub enum Isolation {
     Dynamic,
     /// `isolcpus`/`nohz_full`/`rcu_nocbs` at boot.
     Boot,
+}
+
+/// How the guest CPU runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// Hardware virtualisation through `/dev/kvm` (`<domain type='kvm'>`).
+    Kvm,
+    /// QEMU's TCG emulation (`<domain type='qemu'>`): no `/dev/kvm` or CPU flags needed, no
+    /// host-passthrough CPU.
+    Tcg,
 }
 
 /// Guest firmware.

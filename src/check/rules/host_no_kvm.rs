@@ -12,19 +12,26 @@
 use crate::check::Context;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::host::CpuVendor;
+use crate::spec::Accel;
 
 pub(super) const CODE: Code = Code("host/no-kvm");
 
 pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
     // Without the CPU flag, host/no-virtualization already explains why /dev/kvm is missing.
-    if cx.host.kvm_device || !cx.host.cpu.virtualization || cx.spec.vms.is_empty() {
+    if cx.host.kvm_device
+        || !cx.host.cpu.virtualization
+        || !cx.spec.vms.iter().any(|v| v.accel.value == Accel::Kvm)
+    {
         return;
     }
     let module = match cx.host.cpu.vendor {
         CpuVendor::Amd => "kvm_amd",
         _ => "kvm_intel",
     };
-    let vm = &cx.spec.vms[0];
+    // A TCG guest needs neither; name the first that needs KVM.
+    let Some(vm) = cx.spec.vms.iter().find(|v| v.accel.value == Accel::Kvm) else {
+        return;
+    };
     out.push(
         Diagnostic::error(CODE, "/dev/kvm is missing, so VMs cannot use KVM")
             .at(vm.name.span, "needs KVM")

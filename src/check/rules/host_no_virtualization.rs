@@ -12,11 +12,12 @@
 use crate::check::Context;
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::host::CpuVendor;
+use crate::spec::Accel;
 
 pub(super) const CODE: Code = Code("host/no-virtualization");
 
 pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
-    if cx.host.cpu.virtualization || cx.spec.vms.is_empty() {
+    if cx.host.cpu.virtualization || !cx.spec.vms.iter().any(|v| v.accel.value == Accel::Kvm) {
         return;
     }
     let (flag, setting) = match cx.host.cpu.vendor {
@@ -24,7 +25,10 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
         CpuVendor::Intel => ("vmx", "Intel Virtualization Technology (VT-x)"),
         CpuVendor::Unknown => ("vmx or svm", "hardware virtualisation"),
     };
-    let vm = &cx.spec.vms[0];
+    // A TCG guest needs neither; name the first that needs KVM.
+    let Some(vm) = cx.spec.vms.iter().find(|v| v.accel.value == Accel::Kvm) else {
+        return;
+    };
     out.push(
         Diagnostic::error(
             CODE,
