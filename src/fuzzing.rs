@@ -174,6 +174,9 @@ pub fn host_tree(data: &[u8]) {
     }
 }
 
+/// A loader editor: current text, wanted tokens, tokens to drop → new text or why not.
+type Editor = fn(&str, &[CmdlineToken], &[&str]) -> Result<String, String>;
+
 /// The tokens the editors are asked for: what a boot-bound GPU spec wants, with the
 /// order-dependent hugepage block.
 fn wanted() -> Vec<CmdlineToken> {
@@ -207,7 +210,6 @@ pub fn editors(data: &[u8]) {
     let mut want = wanted();
     want.extend(KernelCmdline::parse(&String::from_utf8_lossy(extra)).tokens);
     let drop_keys = ["intel_iommu", "vfio_pci.ids", "hugepages"];
-    type Editor = fn(&str, &[CmdlineToken], &[&str]) -> Result<String, String>;
     let editors: [(&str, Editor); 4] = [
         ("grub", grub::edit),
         ("kernelstub", kernelstub::edit),
@@ -305,7 +307,7 @@ vm "w" {{
             })
             .collect();
         assert!(
-            entries.iter().any(|e| *e == shown),
+            entries.contains(&shown),
             "SMBIOS value {value:?} does not read back from {xml}"
         );
     }

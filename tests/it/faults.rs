@@ -203,6 +203,31 @@ fn dead_pid() -> u32 {
     pid
 }
 
+/// Stops an apply half-way through its files: after `writes` writes every operation fails, as
+/// if the process had been killed there.
+struct Killed<S> {
+    inner: S,
+    writes: usize,
+}
+impl<S: System> System for Killed<S> {
+    fn read(&self, path: &str) -> io::Result<Option<FileState>> {
+        self.inner.read(path)
+    }
+    fn write(&mut self, path: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+        if self.writes == 0 {
+            return Err(io::Error::other("killed"));
+        }
+        self.writes -= 1;
+        self.inner.write(path, bytes, mode)
+    }
+    fn remove(&mut self, _: &str) -> io::Result<()> {
+        Err(io::Error::other("killed"))
+    }
+    fn run(&mut self, _: &[String]) -> io::Result<CommandOutput> {
+        Err(io::Error::other("killed"))
+    }
+}
+
 #[test]
 fn the_leftovers_of_a_killed_apply_are_recovered_by_the_next_one() {
     let root = write_seed(&seed003());
@@ -210,28 +235,6 @@ fn the_leftovers_of_a_killed_apply_are_recovered_by_the_next_one() {
     let plan = plan_for(root.path());
     // Stop an apply half-way through its files: what SIGKILL leaves behind is exactly this, a
     // journal without `files_done` and some files changed (the writes themselves are atomic).
-    struct Killed<S> {
-        inner: S,
-        writes: usize,
-    }
-    impl<S: System> System for Killed<S> {
-        fn read(&self, path: &str) -> io::Result<Option<FileState>> {
-            self.inner.read(path)
-        }
-        fn write(&mut self, path: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
-            if self.writes == 0 {
-                return Err(io::Error::other("killed"));
-            }
-            self.writes -= 1;
-            self.inner.write(path, bytes, mode)
-        }
-        fn remove(&mut self, _: &str) -> io::Result<()> {
-            Err(io::Error::other("killed"))
-        }
-        fn run(&mut self, _: &[String]) -> io::Result<CommandOutput> {
-            Err(io::Error::other("killed"))
-        }
-    }
     let mut sys = Killed {
         inner: RealSystem::new(root.path()),
         writes: 6,
@@ -326,4 +329,37 @@ fn two_applies_at_once_one_waits_its_turn() {
     let again = passplan(root.path(), &[]).output().unwrap();
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert!(!plan_for(root.path()).has_changes(), "converged");
+}
+
+#[test]
+fn an_offline_root_runs_no_command() {
+    // A root that is a directory is not this machine: its initramfs and boot loader commands
+    // must not run here. Fakes of every program the plan names would leave a mark if run.
+    let root = write_seed(&seed003());
+    let plan = plan_for(root.path());
+    assert!(!plan.steps.is_empty());
+    let bin = tempfile::tempdir().unwrap();
+    let mark = bin.path().join("ran");
+    for step in &plan.steps {
+        let program = bin.path().join(&step.argv[0]);
+        std::fs::write(&program, format!("#!/bin/sh\ntouch '{}'\n", mark.display())).unwrap();
+        std::fs::set_permissions(
+            &program,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = passplan(root.path(), &[])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("not run"), "the output says so: {all}");
+    assert!(!mark.exists(), "a command ran against an offline root");
 }
