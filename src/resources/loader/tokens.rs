@@ -297,6 +297,9 @@ where
         let at = spans[i].end;
         edits.push((at..at, format!(" {rendered}")));
     }
+    // New tokens that go in front of the first current token (when it is removed, they take
+    // its place, so its removal must leave the blanks before it: see below).
+    let front_insert = !pending_front.is_empty() && !spans.is_empty();
     if !pending_front.is_empty() {
         let joined = pending_front.join(" ");
         match spans.first() {
@@ -317,7 +320,11 @@ where
         let before = &text[..span.start];
         let lead = before.len() - before.trim_end_matches([' ', '\t']).len();
         let start = span.start - lead;
-        let removal = if lead > 0 && start > 0 && !text[..start].ends_with('\n') {
+        // Not when new tokens are inserted at this token's start: a removal reaching back over
+        // the blanks would swallow the insertion point and cut into the text before it (it
+        // turned `options root` into `optionsult_hugepagesz=…`; found by fuzz/editors).
+        let inserted_here = i == 0 && front_insert;
+        let removal = if !inserted_here && lead > 0 && start > 0 && !text[..start].ends_with('\n') {
             start..span.end
         } else {
             let rest = &text[span.end..];
@@ -344,6 +351,31 @@ where
 mod tests {
     use super::{Slot, edit_tokens, is_unchanged, parse_one, render, scan, splice};
     use crate::host::CmdlineToken;
+
+    #[test]
+    fn a_block_taking_the_first_tokens_place_keeps_the_text_before_it() {
+        // `root` wanted twice is an ordered block; the current `root` goes, the block takes its
+        // place after `options `.
+        let text = "options root";
+        let value = 8..text.len();
+        let line = scan(&text[value.clone()]);
+        let scanned = super::Scanned {
+            tokens: line
+                .tokens
+                .into_iter()
+                .map(|l| super::Located {
+                    span: l.span.start + value.start..l.span.end + value.start,
+                    token: l.token,
+                })
+                .collect(),
+            insert_at: text.len(),
+            has_init_args: false,
+        };
+        let current: Vec<CmdlineToken> = scanned.tokens.iter().map(|l| l.token.clone()).collect();
+        let slots = edit_tokens(&current, &toks("iommu=pt root root="), &[]);
+        let out = splice(text, &scanned, &slots, render).unwrap();
+        assert_eq!(out.trim_end(), "options root root= iommu=pt");
+    }
 
     #[test]
     fn nothing_is_added_after_a_quote_that_never_closes() {
