@@ -11,6 +11,8 @@ pub mod cli;
 pub mod commands;
 pub mod compile;
 pub mod diag;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod hypervisor;
 pub mod model;

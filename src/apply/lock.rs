@@ -1,21 +1,23 @@
-//! One apply at a time: a lock file under the root holding the owner's pid. A lock whose owner
-//! is gone (a killed apply) is taken over, and said so.
+//! One apply at a time: an exclusive `flock` on a lock file under the root, which also records
+//! the holder's pid for messages. The kernel releases the lock when its holder exits or is
+//! killed, so a killed apply never leaves a lock behind, a reused pid cannot look like a holder,
+//! and two applies can never both take over from a dead one.
 //!
 //! The lock is process coordination, not a change to the machine, so it is made directly rather
 //! than through `System` (a dry run must also hold it, to read a consistent machine).
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::path::Path;
 
 /// Where the lock lives, under the root.
 pub const LOCK_PATH: &str = "var/lib/passplan/lock";
 
-/// A held lock; released on drop.
+/// A held lock; released on drop (and by the kernel if the process dies).
 #[derive(Debug)]
 pub struct Lock {
-    path: PathBuf,
-    /// A stale lock was taken over from this pid.
+    file: File,
+    /// The previous holder did not release the lock cleanly (it was killed): its pid.
     pub took_over: Option<u32>,
 }
 
@@ -26,45 +28,45 @@ impl Lock {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let mut took_over = None;
-        for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    writeln!(file, "{}", std::process::id())?;
-                    return Ok(Self { path, took_over });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let holder = fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u32>().ok());
-                    match holder {
-                        Some(pid) if Path::new(&format!("/proc/{pid}")).exists() => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::WouldBlock,
-                                format!(
-                                    "another passplan apply (pid {pid}) is running; wait for it to finish"
-                                ),
-                            ));
-                        }
-                        _ => {
-                            took_over = holder;
-                            fs::remove_file(&path)?;
-                        }
-                    }
-                }
-                Err(e) => return Err(e),
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        let mut previous = String::new();
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let _ = file.read_to_string(&mut previous);
+                let holder = previous
+                    .trim()
+                    .parse::<u32>()
+                    .map_or_else(|_| String::new(), |pid| format!(" (pid {pid})"));
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("another passplan apply{holder} is running; wait for it to finish"),
+                ));
             }
+            Err(TryLockError::Error(e)) => return Err(e),
         }
-        Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            format!("cannot take the lock {}", path.display()),
-        ))
+        // A pid left in the file means its holder never released it: it was killed.
+        let _ = file.read_to_string(&mut previous);
+        let took_over = previous.trim().parse::<u32>().ok();
+        file.set_len(0)?;
+        file.rewind()?;
+        writeln!(file, "{}", std::process::id())?;
+        file.sync_all()?;
+        Ok(Self { file, took_over })
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        // Leave the file in place (removing it would let a third process lock a new inode while
+        // a second still waits on the old one); clearing it marks a clean release.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
     }
 }
 
@@ -73,14 +75,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_holder_at_a_time_and_stale_locks_are_taken_over() {
+    fn one_holder_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
         let first = Lock::acquire(dir.path()).unwrap();
+        assert_eq!(first.took_over, None);
         let err = Lock::acquire(dir.path()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
-        assert!(err.to_string().contains(&std::process::id().to_string()));
+        assert!(
+            err.to_string().contains(&std::process::id().to_string()),
+            "{err}"
+        );
         drop(first);
-        // A lock left by a process that no longer exists.
+        let again = Lock::acquire(dir.path()).unwrap();
+        assert_eq!(
+            again.took_over, None,
+            "a clean release leaves nothing to take over"
+        );
+    }
+
+    #[test]
+    fn a_killed_holders_lock_is_free_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("var/lib/passplan")).unwrap();
+        // What a killed apply leaves: its pid in the file, and no flock (the kernel dropped it).
         fs::write(dir.path().join(LOCK_PATH), "999999999\n").unwrap();
         let lock = Lock::acquire(dir.path()).unwrap();
         assert_eq!(lock.took_over, Some(999_999_999));

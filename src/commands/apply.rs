@@ -50,7 +50,11 @@ fn load_plan(path: &Path, err: &mut dyn Write) -> std::io::Result<Option<Plan>> 
             Ok(None)
         }
         Ok(Err(e)) => {
-            writeln!(err, "error: {} is not a saved plan: {e}", path.display())?;
+            writeln!(
+                err,
+                "error: {} is not a saved plan ({e}); give a plan saved by `passplan plan -o FILE`, or a .kdl spec",
+                path.display()
+            )?;
             Ok(None)
         }
         Err(e) => {
@@ -125,6 +129,17 @@ pub(super) fn run(
             return Ok(Outcome::Failure);
         }
     };
+    // Undo an interrupted (killed) apply *before* planning: a plan made against its half-written
+    // files would be refused as stale once `apply::apply` rolled them back, or worse, be made
+    // from files that are about to change. Recovery only restores files, never runs commands.
+    match apply::recover(&mut RealSystem::new(root) as &mut dyn System) {
+        Ok(true) => writeln!(out, "recovered: rolled back an interrupted apply")?,
+        Ok(false) => {}
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Outcome::Failure);
+        }
+    }
     let (plan, mut hv) = if is_saved_plan(target) {
         let Some(plan) = load_plan(target, err)? else {
             return Ok(Outcome::Failure);

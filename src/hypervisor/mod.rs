@@ -25,7 +25,9 @@ pub type Version = (u32, u32, u32);
 #[non_exhaustive]
 pub enum HypervisorError {
     /// The connection could not be opened.
-    #[error("cannot connect to libvirt at {uri}: {message}")]
+    #[error(
+        "cannot connect to libvirt at {uri}: {message}\n  help: is the libvirt daemon running? Start it (`systemctl start libvirtd`, or `virtqemud.socket` on hosts with modular daemons) or pass --connect with another URI; an offline --root without --connect needs no daemon"
+    )]
     Connect {
         /// The URI.
         uri: String,

@@ -26,6 +26,20 @@ pub fn parse(text: &str) -> (Option<Spec>, Diagnostics) {
     let mut d = Decoder {
         diags: Diagnostics::new(),
     };
+    if let Some(at) = super::depth::too_deep(text) {
+        d.diags.push(
+            Diagnostic::error(
+                diag::codes::PARSE,
+                format!(
+                    "blocks nest more than {} deep",
+                    super::depth::MAX_DEPTH
+                ),
+            )
+            .at(SourceSpan::from((at, 1)), "too deep")
+            .help("a spec nests at most a few blocks (`vm { smbios { system … } }`); check for a missing `}`"),
+        );
+        return (None, d.diags);
+    }
     let doc = match KdlDocument::parse(text) {
         Ok(doc) => doc,
         Err(err) => {

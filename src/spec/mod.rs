@@ -7,6 +7,7 @@
 //! right types); whether it fits the host is the checker's question.
 
 mod decode;
+mod depth;
 pub mod grammar;
 mod names;
 

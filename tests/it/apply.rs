@@ -515,10 +515,8 @@ fn cli_plan_exit_codes_confirmation_and_lock() {
     let refused = run(&["apply", &spec]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
-    // A live lock holder blocks a second apply.
-    let lock = root.path().join("var/lib/passplan/lock");
-    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
-    std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+    // A live lock holder (this test process) blocks a second apply.
+    let held = passplan::apply::lock::Lock::acquire(root.path()).unwrap();
     let blocked = run(&["apply", &spec, "--yes"]);
     assert_eq!(blocked.status.code(), Some(1));
     assert!(
@@ -526,7 +524,7 @@ fn cli_plan_exit_codes_confirmation_and_lock() {
         "{}",
         String::from_utf8_lossy(&blocked.stderr)
     );
-    std::fs::remove_file(&lock).unwrap();
+    drop(held);
     let applied = run(&["apply", &spec, "--yes"]);
     assert_eq!(
         applied.status.code(),
@@ -534,7 +532,13 @@ fn cli_plan_exit_codes_confirmation_and_lock() {
         "{}",
         String::from_utf8_lossy(&applied.stderr)
     );
-    assert!(!lock.exists(), "the lock is released");
+    let lock = root.path().join(passplan::apply::lock::LOCK_PATH);
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        "",
+        "the lock is released cleanly"
+    );
+    passplan::apply::lock::Lock::acquire(root.path()).expect("and can be taken again");
     // Saved plans: -o then apply FILE.
     let plan_file = root.path().join("plan.json");
     assert_eq!(

@@ -283,7 +283,17 @@ pub fn edit(text: &str, want: &[CmdlineToken], drop_keys: &[&str]) -> Result<Str
         } else {
             "\n"
         };
-        return Ok(format!("{text}{sep}{KEY}=\"{}\"\n", words?.join(" ")));
+        let appended = format!("{text}{sep}{KEY}=\"{}\"\n", words?.join(" "));
+        // A file that ends inside an unterminated quote or a line continuation would swallow
+        // the new line: the shell would not see the assignment, and neither would the next
+        // plan, which would append it again forever (found by fuzz/editors).
+        if assignments(&appended, KEY).is_empty() {
+            return Err(format!(
+                "the file ends inside an unterminated quote or a line continuation, so {KEY} \
+                 cannot be added; fix the file so that `sh -n` accepts it"
+            ));
+        }
+        return Ok(appended);
     };
     let form = last.form?;
     let raw = &text[last.value.clone()];
@@ -338,6 +348,17 @@ mod tests {
         GRUB_CMDLINE_LINUX_DEFAULT=\"quiet splash intel_iommu=off\"\n\
         GRUB_CMDLINE_LINUX=\"\"\n\n\
         # Uncomment to get a beep at grub start\n#GRUB_INIT_TUNE=\"480 440 1\"\n";
+
+    #[test]
+    fn an_unterminated_quote_is_refused_rather_than_appended_to_forever() {
+        for text in ["X=\"open\n", "{ user\": {\"a\": []}}", "X=1 \\\n", "X='a"] {
+            let err = edit(text, &want("iommu=pt"), &[]).unwrap_err();
+            assert!(err.contains("unterminated quote"), "{text:?}: {err}");
+        }
+        // A comment's quote is no quote.
+        let ok = edit("# it's fine\n", &want("iommu=pt"), &[]).unwrap();
+        assert_eq!(edit(&ok, &want("iommu=pt"), &[]).unwrap(), ok);
+    }
 
     /// Every line but the one at `line` is the same.
     fn only_line_changed(before: &str, after: &str, line: &str) {

@@ -151,6 +151,15 @@ fn options_values(text: &str) -> Vec<Range<usize>> {
 /// A hand-written entry whose `options` lines, read together, hold `want`.
 pub fn edit_entry(text: &str, want: &[CmdlineToken], drop_keys: &[&str]) -> Result<String, String> {
     let values = options_values(text);
+    // The kernel splits on any whitespace, the entry parser only on blanks: a carriage return
+    // inside an `options` value (a DOS line ending cut short) makes the two disagree about where
+    // tokens end, and an edit would not converge. Refuse, naming the fix (found by fuzzing).
+    if values
+        .iter()
+        .any(|r| text[r.clone()].trim_end_matches('\r').contains('\r'))
+    {
+        return Err("an `options` line contains a carriage return in the middle; save the entry with Unix line endings (`sed -i 's/\\r//'`) and plan again".to_owned());
+    }
     let Some(last) = values.last() else {
         if want.is_empty() {
             return Ok(text.to_owned());
@@ -194,6 +203,18 @@ pub fn edit_entry(text: &str, want: &[CmdlineToken], drop_keys: &[&str]) -> Resu
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_carriage_return_inside_options_is_refused() {
+        let want = [super::CmdlineToken {
+            key: "soot".into(),
+            value: Some("y".into()),
+        }];
+        let err = super::edit_entry("title x\noptions soot=x\rc\n", &want, &[]).unwrap_err();
+        assert!(err.contains("carriage return"), "{err}");
+        // A DOS line ending (CR before LF) is fine.
+        assert!(super::edit_entry("title x\r\noptions root=x\r\n", &want, &[]).is_ok());
+    }
+
     use super::{edit_cmdline, edit_entry};
     use crate::host::{CmdlineToken, KernelCmdline};
 

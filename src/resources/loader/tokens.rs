@@ -248,11 +248,15 @@ pub fn splice<E>(
     scanned: &Scanned,
     slots: &[Slot],
     write: impl Fn(&CmdlineToken) -> Result<String, E>,
-) -> Result<String, E> {
+) -> Result<String, E>
+where
+    E: From<String>,
+{
     let spans: Vec<&Range<usize>> = scanned.tokens.iter().map(|t| &t.span).collect();
     // Byte edits (range → replacement), collected in text order, applied back to front.
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
     let mut kept: Vec<bool> = vec![false; spans.len()];
+    let mut replaced: Vec<bool> = vec![false; spans.len()];
     // Where an insertion goes: after the end of the previous kept/replaced token, or — before
     // any — in front of the first current token, or at `insert_at` when there is none.
     let mut anchor: Option<usize> = None;
@@ -266,6 +270,7 @@ pub fn splice<E>(
             }
             Slot::Replace(i, t) => {
                 kept[*i] = true;
+                replaced[*i] = true;
                 anchor = Some(*i);
                 edits.push((spans[*i].clone(), write(t)?));
             }
@@ -279,9 +284,22 @@ pub fn splice<E>(
         }
     }
     for (i, rendered) in after {
+        // A token whose double quote never closes runs to the end of the text: whatever is
+        // added after it would be read as part of it, and every apply would add it again
+        // (found by fuzz/editors).
+        let raw = &text[spans[i].clone()];
+        if !replaced[i] && raw.matches('"').count() % 2 == 1 {
+            return Err(E::from(format!(
+                "`{}` opens a double quote that never closes, so a parameter added after it would be read as part of it; close the quote",
+                raw.escape_debug()
+            )));
+        }
         let at = spans[i].end;
         edits.push((at..at, format!(" {rendered}")));
     }
+    // New tokens that go in front of the first current token (when it is removed, they take
+    // its place, so its removal must leave the blanks before it: see below).
+    let front_insert = !pending_front.is_empty() && !spans.is_empty();
     if !pending_front.is_empty() {
         let joined = pending_front.join(" ");
         match spans.first() {
@@ -302,7 +320,11 @@ pub fn splice<E>(
         let before = &text[..span.start];
         let lead = before.len() - before.trim_end_matches([' ', '\t']).len();
         let start = span.start - lead;
-        let removal = if lead > 0 && start > 0 && !text[..start].ends_with('\n') {
+        // Not when new tokens are inserted at this token's start: a removal reaching back over
+        // the blanks would swallow the insertion point and cut into the text before it (it
+        // turned `options root` into `optionsult_hugepagesz=…`; found by fuzz/editors).
+        let inserted_here = i == 0 && front_insert;
+        let removal = if !inserted_here && lead > 0 && start > 0 && !text[..start].ends_with('\n') {
             start..span.end
         } else {
             let rest = &text[span.end..];
@@ -329,6 +351,46 @@ pub fn splice<E>(
 mod tests {
     use super::{Slot, edit_tokens, is_unchanged, parse_one, render, scan, splice};
     use crate::host::CmdlineToken;
+
+    #[test]
+    fn a_block_taking_the_first_tokens_place_keeps_the_text_before_it() {
+        // `root` wanted twice is an ordered block; the current `root` goes, the block takes its
+        // place after `options `.
+        let text = "options root";
+        let value = 8..text.len();
+        let line = scan(&text[value.clone()]);
+        let scanned = super::Scanned {
+            tokens: line
+                .tokens
+                .into_iter()
+                .map(|l| super::Located {
+                    span: l.span.start + value.start..l.span.end + value.start,
+                    token: l.token,
+                })
+                .collect(),
+            insert_at: text.len(),
+            has_init_args: false,
+        };
+        let current: Vec<CmdlineToken> = scanned.tokens.iter().map(|l| l.token.clone()).collect();
+        let slots = edit_tokens(&current, &toks("iommu=pt root root="), &[]);
+        let out = splice(text, &scanned, &slots, render).unwrap();
+        assert_eq!(out.trim_end(), "options root root= iommu=pt");
+    }
+
+    #[test]
+    fn nothing_is_added_after_a_quote_that_never_closes() {
+        let text = "quiet x=\"open ]}";
+        let current: Vec<CmdlineToken> = scan(text).tokens.into_iter().map(|l| l.token).collect();
+        let slots = edit_tokens(&current, &toks("iommu=pt"), &[]);
+        let err = splice(text, &scan(text), &slots, render).unwrap_err();
+        assert!(err.contains("never closes"), "{err}");
+        // Replacing the open token itself is fine: what replaces it is balanced.
+        let slots = edit_tokens(&current, &toks("x=1 iommu=pt"), &[]);
+        assert_eq!(
+            splice(text, &scan(text), &slots, render).unwrap(),
+            "quiet x=1 iommu=pt"
+        );
+    }
 
     fn toks(text: &str) -> Vec<CmdlineToken> {
         scan(text).tokens.into_iter().map(|l| l.token).collect()

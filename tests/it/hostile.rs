@@ -1,0 +1,410 @@
+//! Hostile values and hostile trees. Names that would become paths or shell words (`../`,
+//! `$()`, backticks, quotes, newlines, spaces, unicode) are refused by the decoder; free text that
+//! does reach a script or a file (disk and ISO paths, hook script paths, SMBIOS strings, the
+//! Hyper-V vendor id) is quoted so that the real consumers read it back as written; a spec read
+//! through a symlink is fine, but a root whose managed directories are links elsewhere is
+//! refused before anything is written; discovery never reads through a link out of its root.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::{PermissionsExt as _, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use passplan::compile::{Desired, SpecSource};
+
+use crate::support::tools::tool;
+use crate::support::{seed003, workstation, write_seed};
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn passplan(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_passplan"))
+        .args(args)
+        .output()
+        .expect("run passplan")
+}
+
+/// Every regular file and link under `dir`, relative.
+fn everything(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Names no VM, device, bridge or unit may have: each would be a path, a shell word or a
+/// libvirt name.
+const HOSTILE_NAMES: [&str; 14] = [
+    "../x",
+    "a/../../etc",
+    "$(reboot)",
+    "`id`",
+    "a\"b",
+    "it's",
+    "a\nb",
+    "a b",
+    "naïve",
+    "",
+    ".hidden",
+    "-rf",
+    "a;b",
+    "win10\0",
+];
+
+/// KDL 2 quoted string of `s`.
+fn kdl(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[test]
+fn hostile_names_are_refused_by_the_decoder() {
+    let too_long = "a".repeat(65);
+    let names = HOSTILE_NAMES.iter().copied().chain([too_long.as_str()]);
+    for name in names {
+        let q = kdl(name);
+        let specs = [
+            ("vm", format!("vm {q} {{ memory \"4GiB\" }}")),
+            ("device", format!("device {q} {{ pci \"04:00.0\" }}")),
+            (
+                "gpu",
+                format!("gpu {q} {{ pci \"0d:00.0\"; role \"guest\" }}"),
+            ),
+            (
+                "bridge",
+                format!("host {{ bridge {q} interface=\"enp5s0\" backend=\"networkd\" }}"),
+            ),
+            (
+                "display manager",
+                format!(
+                    "gpu \"g\" {{ pci \"0d:00.0\"; role \"guest\"; handoff \"single-gpu\" display-manager={q} }}"
+                ),
+            ),
+        ];
+        for (what, spec) in specs {
+            let (decoded, diags) = passplan::spec::parse(&spec);
+            let codes: Vec<&str> = diags.iter().map(|d| d.code.0).collect();
+            assert!(
+                decoded.is_none() && codes.contains(&"spec/unsafe-name"),
+                "{what} {name:?}: {codes:?}"
+            );
+        }
+    }
+}
+
+/// The example workstation spec with hostile free text wherever the language takes free text
+/// that ends up in a file: a disk, an ISO, SMBIOS strings, a Hyper-V vendor id, and a hook
+/// script at `hook`.
+fn hostile_workstation(hook: &Path) -> String {
+    let spec = fs::read_to_string(crate_dir().join("examples/workstation/host.kdl")).unwrap();
+    let hostile = format!(
+        r#"disk "/var/lib/libvirt/images/my disk $(reboot) `id` it's \"x\" <&>.img" bus="virtio-scsi"
+    cdrom "/home/user/ISOs/win'10 $(id) \"&amp;\".iso"
+    hyperv vendor-id="$(id)'`x`"
+    smbios {{
+        bios vendor="</entry><evil/>" version="$(reboot)"
+        system manufacturer="A'B\"C" product="`id` $HOME" serial="x\ny"
+    }}
+    hook "prepare/begin" script={}"#,
+        kdl(&hook.display().to_string())
+    );
+    let spec = spec
+        .replace(
+            r#"disk "/var/lib/libvirt/images/pool/win10.img" bus="virtio-scsi" cache="none" io="threads" discard="unmap" queues=8 iothread=1"#,
+            &hostile,
+        )
+        .replace("    cdrom \"/home/user/.iso/Win10.iso\"\n", "")
+        .replace("    hyperv vendor-id=\"kvm hyperv\"\n", "")
+        .replace("    smbios \"host\"\n", "");
+    assert!(spec.contains("$(reboot)"), "the base spec changed: {spec}");
+    spec
+}
+
+fn compile(spec: &str, name: &str) -> Desired {
+    let (decoded, diags) = passplan::spec::parse(spec);
+    let decoded = decoded
+        .unwrap_or_else(|| panic!("{:?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>()));
+    let host = passplan::host::discover(&crate_dir().join("examples/workstation/root")).unwrap();
+    let (checked, found) = passplan::check::check(decoded, host);
+    let checked = checked
+        .unwrap_or_else(|| panic!("{:?}", found.iter().map(|d| &d.message).collect::<Vec<_>>()));
+    passplan::compile::compile(
+        &checked,
+        &SpecSource {
+            name: name.to_owned(),
+            text: spec.to_owned(),
+        },
+    )
+    .unwrap()
+}
+
+/// A directory whose name holds every shell metacharacter, with a script in it that records
+/// its arguments; `$(touch pwned)` and `` `touch pwned` `` in the name would create `pwned` in
+/// the working directory if any shell ever evaluated the path.
+fn hostile_hook(dir: &Path) -> (PathBuf, PathBuf) {
+    let hook_dir = dir.join("my hooks $(touch pwned) `touch pwned` it's \"q\" ; & | é");
+    fs::create_dir_all(&hook_dir).unwrap();
+    let hook = hook_dir.join("run me $(touch pwned).sh");
+    let seen = dir.join("seen");
+    fs::write(
+        &hook,
+        format!(
+            "#!/bin/bash\nprintf '%s\\n' \"$0\" \"$@\" > '{}'\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+    (hook, seen)
+}
+
+#[test]
+fn hostile_free_text_is_quoted_in_every_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, seen) = hostile_hook(dir.path());
+    let desired = compile(&hostile_workstation(&hook), "/etc/passplan/host.kdl");
+
+    // Shell scripts parse, and pass shellcheck.
+    let scripts: Vec<_> = desired
+        .artifacts
+        .iter()
+        .filter(|a| a.content.starts_with("#!/bin/bash"))
+        .collect();
+    assert!(scripts.len() > 3, "the hook tree is there");
+    let shellcheck = tool("shellcheck");
+    for a in &scripts {
+        let file = dir.path().join("script.sh");
+        fs::write(&file, &a.content).unwrap();
+        let out = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+        assert!(out.status.success(), "{} does not parse", a.path);
+        if let Some(sc) = &shellcheck {
+            let out = Command::new(sc)
+                .args(["-s", "bash", "-S", "warning"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}:\n{}",
+                a.path,
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+
+    // The domain XML is well-formed and holds the values as written (virt-xml-validate is the
+    // domain suite's job; well-formedness is what escaping decides).
+    let xml = &desired.domains[0].xml;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("malformed domain XML ({e}):\n{xml}"),
+        }
+    }
+    assert!(!xml.contains("<evil"), "markup in a value stays text");
+    assert!(xml.contains("&lt;/entry&gt;&lt;evil/&gt;"), "{xml}");
+    assert!(
+        xml.contains("my disk $(reboot) `id` it&apos;s &quot;x&quot; &lt;&amp;&gt;.img")
+            || xml.contains("my disk $(reboot) `id` it's &quot;x&quot; &lt;&amp;&gt;.img"),
+        "{xml}"
+    );
+
+    // The user wrapper, run: it executes exactly the hostile path, and no shell ever evaluated it.
+    let wrapper = desired
+        .artifacts
+        .iter()
+        .find(|a| a.path.contains("/prepare/begin/50-user-"))
+        .expect("the user hook wrapper");
+    let file = dir.path().join("wrapper.sh");
+    fs::write(&file, &wrapper.content).unwrap();
+    let work = dir.path().join("cwd");
+    fs::create_dir(&work).unwrap();
+    let mut child = Command::new("bash")
+        .arg(&file)
+        .args(["win10", "prepare", "begin", "-"])
+        .current_dir(&work)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read_to_string(&seen).unwrap(),
+        format!("{}\nwin10\nprepare\nbegin\n-\n", hook.display()),
+        "the wrapper runs exactly the hostile path, with libvirt's arguments"
+    );
+    assert!(
+        everything(&work).is_empty(),
+        "nothing was evaluated: {:?}",
+        everything(&work)
+    );
+    assert!(!dir.path().join("pwned").exists());
+}
+
+#[test]
+fn a_spec_reached_through_a_symlink_writes_only_under_the_root() {
+    let root = write_seed(&workstation());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let real = elsewhere.path().join("real");
+    fs::create_dir(&real).unwrap();
+    fs::copy(
+        crate_dir().join("examples/workstation/host.kdl"),
+        real.join("host.kdl"),
+    )
+    .unwrap();
+    let link = elsewhere.path().join("link.kdl");
+    symlink(real.join("host.kdl"), &link).unwrap();
+    let before_elsewhere = everything(elsewhere.path());
+    let before_root = everything(root.path());
+    let out = passplan(&[
+        "apply".as_ref(),
+        link.as_os_str(),
+        "--yes".as_ref(),
+        "--root".as_ref(),
+        root.path().as_os_str(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        everything(elsewhere.path()),
+        before_elsewhere,
+        "nothing written beside the spec or its link"
+    );
+    let after_root = everything(root.path());
+    assert!(
+        after_root.len() > before_root.len(),
+        "the artifacts are under the root"
+    );
+}
+
+/// `passplan apply --yes` on a copy of `host` whose `dir` (relative to the root) is a symlink to
+/// a directory outside: refused with a message naming the link, nothing written through it.
+fn refuses_a_linked_directory(host: &crate::support::FakeHost, example: &str, dir: &str) {
+    let root = write_seed(host);
+    let outside = tempfile::tempdir().unwrap();
+    let link = root.path().join(dir);
+    if link.exists() {
+        fs::remove_dir_all(&link).unwrap();
+    }
+    fs::create_dir_all(link.parent().unwrap()).unwrap();
+    symlink(outside.path(), &link).unwrap();
+    let spec = crate_dir().join(format!("examples/{example}/host.kdl"));
+    let out = passplan(&[
+        "apply".as_ref(),
+        spec.as_os_str(),
+        "--yes".as_ref(),
+        "--root".as_ref(),
+        root.path().as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{dir}: {stderr}");
+    assert!(
+        stderr.contains("symbolic link") && stderr.contains(dir),
+        "{dir}: the message names the link: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{dir}: {stderr}");
+    assert_eq!(
+        everything(outside.path()),
+        Vec::<String>::new(),
+        "{dir}: nothing written through the link"
+    );
+}
+
+#[test]
+fn a_root_whose_hook_directory_is_a_link_elsewhere_is_refused() {
+    refuses_a_linked_directory(&workstation(), "workstation", "etc/libvirt/hooks");
+}
+
+#[test]
+fn a_root_whose_modprobe_directory_is_a_link_elsewhere_is_refused() {
+    refuses_a_linked_directory(&seed003(), "seed-003", "etc/modprobe.d");
+}
+
+#[test]
+fn discovery_reads_nothing_through_links_out_of_the_root() {
+    let root = write_seed(&workstation());
+    let outside = tempfile::tempdir().unwrap();
+    let marker = "PASSPLAN-OUTSIDE-MARKER";
+    fs::write(outside.path().join("cmdline"), format!("{marker}=1\n")).unwrap();
+    fs::write(
+        outside.path().join("grub"),
+        format!("GRUB_CMDLINE_LINUX=\"{marker}\"\n"),
+    )
+    .unwrap();
+    let r = root.path();
+    // Files discovery reads, replaced by links out of the root: absolute, and climbing.
+    fs::remove_file(r.join("proc/cmdline")).unwrap();
+    symlink(outside.path().join("cmdline"), r.join("proc/cmdline")).unwrap();
+    fs::create_dir_all(r.join("etc/default")).unwrap();
+    let climb = format!(
+        "../../../../../../../../../..{}",
+        outside.path().join("grub").display()
+    );
+    symlink(&climb, r.join("etc/default/grub")).unwrap();
+    // A directory link to `/` and one to `../../..`: listing them must stay inside.
+    fs::create_dir_all(r.join("etc/modprobe.d")).unwrap();
+    symlink("/", r.join("etc/modprobe.d/root")).unwrap();
+    symlink(outside.path(), r.join("etc/default/grub.d")).unwrap();
+    symlink("../../..", r.join("sys/kernel/up")).unwrap();
+    let out = passplan(&[
+        "host".as_ref(),
+        "--json".as_ref(),
+        "--root".as_ref(),
+        r.as_os_str(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains(marker),
+        "a file outside the root was read: {stdout}"
+    );
+    // Through the library too: no file text discovery keeps holds the marker.
+    let facts = passplan::host::discover(r).unwrap();
+    assert!(facts.files.values().all(|t| !t.contains(marker)));
+    assert!(facts.cmdline.tokens.iter().all(|t| !t.key.contains(marker)));
+    // The link resolved inside the root finds nothing there, and the rest is still discovered.
+    assert!(stdout.contains("\"pci\""), "{stdout}");
+}
