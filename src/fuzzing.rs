@@ -227,7 +227,8 @@ pub fn editors(data: &[u8]) {
 }
 
 /// KDL 2 quoted-string form of `text` (escapes for `"`, `\` and every control character).
-fn kdl_string(text: &str) -> String {
+/// Public for the hostile-value tests, which build specs from arbitrary strings the same way.
+pub fn kdl_string(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
         match c {

@@ -37,6 +37,13 @@ pub fn is_loader_injected(key: &str) -> bool {
 
 /// Raw tokens with their quotes: whitespace outside double quotes separates them.
 fn split_raw(text: &str) -> Vec<&str> {
+    token_spans(text).into_iter().map(|r| &text[r]).collect()
+}
+
+/// The byte range of every raw token (quotes included), split the way the kernel splits its
+/// command line: on ASCII whitespace outside double quotes; there is no escape character.
+/// Shared with the loader editors, which must see exactly the tokens the kernel will.
+pub fn token_spans(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start: Option<usize> = None;
     let mut in_quote = false;
@@ -44,7 +51,7 @@ fn split_raw(text: &str) -> Vec<&str> {
         // The kernel's `isspace` on ASCII; non-ASCII text belongs to a token.
         if (c.is_ascii_whitespace() || c == '\x0b') && !in_quote {
             if let Some(s) = start.take() {
-                out.push(&text[s..i]);
+                out.push(s..i);
             }
             continue;
         }
@@ -56,7 +63,7 @@ fn split_raw(text: &str) -> Vec<&str> {
         }
     }
     if let Some(s) = start {
-        out.push(&text[s..]);
+        out.push(s..text.len());
     }
     out
 }

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::model::{ByteSize, CpuSet, PciAddress, PciId, UsbId};
 
-pub use cmdline::is_loader_injected;
+pub use cmdline::{is_loader_injected, token_spans};
 pub use discover::{HostError, discover};
 
 /// Everything passplan knows about a host. Invariant: internally consistent — every address in

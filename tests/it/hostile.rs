@@ -5,7 +5,6 @@
 //! through a symlink is fine, but a root whose managed directories are links elsewhere is
 //! refused before anything is written; discovery never reads through a link out of its root.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
@@ -65,21 +64,9 @@ const HOSTILE_NAMES: [&str; 14] = [
     "win10\0",
 ];
 
-/// KDL 2 quoted string of `s`.
+/// KDL 2 quoted string of `s`: the fuzzing harness's quoting, so both build specs alike.
 fn kdl(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    passplan::fuzzing::kdl_string(s)
 }
 
 #[test]

@@ -49,28 +49,17 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
             LoaderChoice::SystemdBoot => Loader::SystemdBoot,
         };
         if want_host != have {
-            let evidence = cx
-                .host
-                .boot
-                .loader_evidence
-                .as_deref()
-                .unwrap_or("the host's files");
-            out.push(
-                Diagnostic::warning(
-                    CODE,
-                    format!(
-                        "the spec says `{}` but this host boots with {}",
-                        loader_name(want_host),
-                        loader_name(have)
-                    ),
-                )
-                .at(want.span, "not this host's loader")
-                .host(format!("{} (from {evidence})", loader_name(have)))
-                .help(format!(
-                    "write loader \"{}\", or leave `loader` out to auto-detect",
-                    loader_name(have)
-                )),
-            );
+            let mismatch = Mismatch {
+                node: "loader",
+                doing: "boots with",
+                label: "not this host's loader",
+            };
+            out.push(mismatch.finding(
+                want.span,
+                loader_name(want_host),
+                loader_name(have),
+                cx.host.boot.loader_evidence.as_deref(),
+            ));
         }
     }
     if let (Some(want), Some(have)) = (&boot.initramfs, cx.host.boot.initramfs) {
@@ -81,28 +70,46 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
             InitramfsChoice::Booster => Initramfs::Booster,
         };
         if want_host != have {
-            let evidence = cx
-                .host
-                .boot
-                .initramfs_evidence
-                .as_deref()
-                .unwrap_or("the host's files");
-            out.push(
-                Diagnostic::warning(
-                    CODE,
-                    format!(
-                        "the spec says `{}` but this host builds its initramfs with {}",
-                        initramfs_name(want_host),
-                        initramfs_name(have)
-                    ),
-                )
-                .at(want.span, "not this host's generator")
-                .host(format!("{} (from {evidence})", initramfs_name(have)))
-                .help(format!(
-                    "write initramfs \"{}\", or leave `initramfs` out to auto-detect",
-                    initramfs_name(have)
-                )),
-            );
+            let mismatch = Mismatch {
+                node: "initramfs",
+                doing: "builds its initramfs with",
+                label: "not this host's generator",
+            };
+            out.push(mismatch.finding(
+                want.span,
+                initramfs_name(want_host),
+                initramfs_name(have),
+                cx.host.boot.initramfs_evidence.as_deref(),
+            ));
         }
+    }
+}
+
+/// The wording that differs between a loader and an initramfs mismatch.
+struct Mismatch {
+    node: &'static str,
+    doing: &'static str,
+    label: &'static str,
+}
+
+impl Mismatch {
+    fn finding(
+        &self,
+        span: miette::SourceSpan,
+        want: &str,
+        have: &str,
+        evidence: Option<&str>,
+    ) -> Diagnostic {
+        let evidence = evidence.unwrap_or("the host's files");
+        Diagnostic::warning(
+            CODE,
+            format!("the spec says `{want}` but this host {} {have}", self.doing),
+        )
+        .at(span, self.label)
+        .host(format!("{have} (from {evidence})"))
+        .help(format!(
+            "write {} \"{have}\", or leave `{}` out to auto-detect",
+            self.node, self.node
+        ))
     }
 }

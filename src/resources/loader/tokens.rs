@@ -53,26 +53,7 @@ pub enum Slot {
 /// Split text into tokens the way the kernel does (whitespace outside double quotes; no
 /// escapes; `--` ends the kernel's part), keeping each raw token's byte range.
 pub fn scan(text: &str) -> Scanned {
-    let mut raw = Vec::new();
-    let mut start: Option<usize> = None;
-    let mut in_quote = false;
-    for (i, c) in text.char_indices() {
-        if (c.is_ascii_whitespace() || c == '\x0b') && !in_quote {
-            if let Some(s) = start.take() {
-                raw.push(s..i);
-            }
-            continue;
-        }
-        if start.is_none() {
-            start = Some(i);
-        }
-        if c == '"' {
-            in_quote = !in_quote;
-        }
-    }
-    if let Some(s) = start {
-        raw.push(s..text.len());
-    }
+    let raw = crate::host::token_spans(text);
     let mut tokens = Vec::new();
     for span in raw {
         let token = parse_one(&text[span.clone()]);
