@@ -1,14 +1,16 @@
 //! One apply at a time: an exclusive `flock` on a lock file under the root, which also records
 //! the holder's pid for messages. The kernel releases the lock when its holder exits or is
-//! killed, so a killed apply never leaves a lock behind, a reused pid cannot look like a holder,
-//! and two applies can never both take over from a dead one.
+//! killed, so a killed apply never leaves a lock held, a reused pid cannot look like a holder,
+//! and two applies can never both take over from a dead one. A clean release removes the file;
+//! a file left behind (with a pid) is what a killed apply leaves, and is reported as taken over.
 //!
 //! The lock is process coordination, not a change to the machine, so it is made directly rather
 //! than through `System` (a dry run must also hold it, to read a consistent machine).
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, Write};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 /// Where the lock lives, under the root.
 pub const LOCK_PATH: &str = "var/lib/passplan/lock";
@@ -17,6 +19,7 @@ pub const LOCK_PATH: &str = "var/lib/passplan/lock";
 #[derive(Debug)]
 pub struct Lock {
     file: File,
+    path: PathBuf,
     /// The previous holder did not release the lock cleanly (it was killed): its pid.
     pub took_over: Option<u32>,
 }
@@ -28,44 +31,66 @@ impl Lock {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
-        let mut previous = String::new();
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let _ = file.read_to_string(&mut previous);
-                let holder = previous
-                    .trim()
-                    .parse::<u32>()
-                    .map_or_else(|_| String::new(), |pid| format!(" (pid {pid})"));
-                return Err(io::Error::new(
-                    io::ErrorKind::WouldBlock,
-                    format!("another passplan apply{holder} is running; wait for it to finish"),
-                ));
+        // A holder releasing removes the file; a file opened just before that removal is no
+        // longer the lock, so after locking, check the path still names the locked file.
+        for _ in 0..8 {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)?;
+            let mut previous = String::new();
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    let _ = file.read_to_string(&mut previous);
+                    let holder = previous
+                        .trim()
+                        .parse::<u32>()
+                        .map_or_else(|_| String::new(), |pid| format!(" (pid {pid})"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!("another passplan apply{holder} is running; wait for it to finish"),
+                    ));
+                }
+                Err(TryLockError::Error(e)) => return Err(e),
             }
-            Err(TryLockError::Error(e)) => return Err(e),
+            let same = fs::metadata(&path).is_ok_and(|now| {
+                file.metadata()
+                    .is_ok_and(|held| held.ino() == now.ino() && held.dev() == now.dev())
+            });
+            if !same {
+                continue;
+            }
+            // A pid left in the file means its holder never released it: it was killed.
+            let _ = file.read_to_string(&mut previous);
+            let took_over = previous.trim().parse::<u32>().ok();
+            file.set_len(0)?;
+            file.rewind()?;
+            writeln!(file, "{}", std::process::id())?;
+            file.sync_all()?;
+            return Ok(Self {
+                file,
+                path,
+                took_over,
+            });
         }
-        // A pid left in the file means its holder never released it: it was killed.
-        let _ = file.read_to_string(&mut previous);
-        let took_over = previous.trim().parse::<u32>().ok();
-        file.set_len(0)?;
-        file.rewind()?;
-        writeln!(file, "{}", std::process::id())?;
-        file.sync_all()?;
-        Ok(Self { file, took_over })
+        Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "cannot take the lock {}: it keeps changing; is another passplan running?",
+                path.display()
+            ),
+        ))
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        // Leave the file in place (removing it would let a third process lock a new inode while
-        // a second still waits on the old one); clearing it marks a clean release.
-        let _ = self.file.set_len(0);
+        // Remove the file while still holding the lock, then release: a process that opened the
+        // old file meanwhile sees it is no longer at the path and tries again.
+        let _ = fs::remove_file(&self.path);
         let _ = self.file.unlock();
     }
 }
