@@ -214,6 +214,7 @@ pub fn apply_with(
             }
         }
         state.last_apply = journal.apply;
+        state.kernel_tokens = plan.owned_tokens.iter().cloned().collect();
         // The state is journaled like any file, so undoing the apply undoes it too.
         let bytes = state.to_bytes();
         if let Err(e) = journaled(sys, &mut journal, state::STATE_PATH, Some(&bytes), 0o600) {

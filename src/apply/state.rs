@@ -30,6 +30,10 @@ pub struct State {
     /// on request, and a domain passplan never defined is never touched).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub domains: BTreeSet<String>,
+    /// Kernel command-line parameter names passplan put there (so that one the spec no longer
+    /// asks for is removed, and one passplan never wrote is never touched).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub kernel_tokens: BTreeSet<String>,
 }
 
 /// One managed file.

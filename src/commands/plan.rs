@@ -79,7 +79,17 @@ pub(super) fn compute(
             return Ok(None);
         }
     };
-    let desired = match crate::compile::compile(&checked, &source) {
+    let sys = RealSystem::new(root);
+    let state = match State::load(&sys) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(None);
+        }
+    };
+    // Kernel parameters passplan wrote before: the editors remove those the spec dropped.
+    let owned_tokens: Vec<String> = state.kernel_tokens.iter().cloned().collect();
+    let desired = match crate::compile::compile_with(&checked, &source, &owned_tokens) {
         Ok(mut d) if hv.is_some() => {
             // With a connection libvirt owns its definitions: domains go through its API, never
             // by writing /etc/libvirt/qemu behind its back.
@@ -88,14 +98,6 @@ pub(super) fn compute(
             d
         }
         Ok(d) => d,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(None);
-        }
-    };
-    let sys = RealSystem::new(root);
-    let state = match State::load(&sys) {
-        Ok(s) => s,
         Err(e) => {
             writeln!(err, "error: {e}")?;
             return Ok(None);

@@ -159,11 +159,28 @@ pub struct Input<'a> {
     pub checked: &'a Checked,
     /// The spec text, for headers.
     pub source: &'a SpecSource,
+    /// Kernel parameter names passplan wrote before (ownership state): the loader editors remove
+    /// those the spec no longer asks for, and never touch any other.
+    pub owned_tokens: &'a [String],
 }
 
 /// Compile a checked spec into everything it wants on the host.
 pub fn compile(checked: &Checked, source: &SpecSource) -> Result<Desired, CompileError> {
-    let input = Input { checked, source };
+    compile_with(checked, source, &[])
+}
+
+/// [`compile`], removing kernel parameters passplan owned before (`owned_tokens`, from the
+/// ownership state) that the spec no longer asks for.
+pub fn compile_with(
+    checked: &Checked,
+    source: &SpecSource,
+    owned_tokens: &[String],
+) -> Result<Desired, CompileError> {
+    let input = Input {
+        checked,
+        source,
+        owned_tokens,
+    };
     let mut desired = Desired::default();
     for emit in resources::EMITTERS {
         emit(&input, &mut desired)?;

@@ -89,6 +89,10 @@ pub struct Plan {
     pub pending_tokens: Vec<String>,
     /// What waits for the reboot when the IOMMU is not on yet: the second phase.
     pub after_reboot: Vec<String>,
+    /// Kernel parameter names passplan owns after this plan (recorded in the ownership state,
+    /// so that a parameter the spec stops asking for is removed next time).
+    #[serde(default)]
+    pub owned_tokens: Vec<String>,
     /// Why the order is what it is: (before, after, why), by change path or command.
     pub order: Vec<(String, String, String)>,
     /// Notes from the compiler and the planner.
@@ -283,6 +287,13 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
         reboot_required,
         pending_tokens,
         after_reboot,
+        owned_tokens: desired
+            .kernel_tokens
+            .iter()
+            .map(|t| t.key.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         order,
         notes: desired.notes.clone(),
         observed: observed_hashes,

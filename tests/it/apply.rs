@@ -29,16 +29,18 @@ fn plan_named(root: &Path, spec: &str, name: &str) -> Plan {
     let (checked, found) = passplan::check::check(decoded, host);
     let checked = checked
         .unwrap_or_else(|| panic!("{:?}", found.iter().map(|d| &d.message).collect::<Vec<_>>()));
-    let desired = passplan::compile::compile(
+    let sys = RealSystem::new(root);
+    let state = State::load(&sys).unwrap();
+    let owned: Vec<String> = state.kernel_tokens.iter().cloned().collect();
+    let desired = passplan::compile::compile_with(
         &checked,
         &SpecSource {
             name: name.into(),
             text: spec.into(),
         },
+        &owned,
     )
     .unwrap();
-    let sys = RealSystem::new(root);
-    let state = State::load(&sys).unwrap();
     let observed = plan::observe(&sys, &desired, state).unwrap();
     plan::plan(&desired, &observed, &checked.host)
 }
@@ -617,4 +619,44 @@ fn the_plan_shows_where_automatic_pinning_put_each_vm() {
         stdout.contains("[0,12 host]") || stdout.contains("0,12 host"),
         "CPU 0's core stays with the host:\n{stdout}"
     );
+}
+
+#[test]
+fn a_kernel_parameter_dropped_from_the_spec_is_removed_and_others_are_kept() {
+    let root = write_seed(&crate::support::seed003());
+    let spec = example_spec("seed-003");
+    let with_param = spec.replace(
+        "iommu mode=\"on\"",
+        "iommu mode=\"on\"\n        param \"nowatchdog\"",
+    );
+    assert_ne!(with_param, spec, "the example has the expected iommu line");
+    apply_offline(root.path(), &plan_for(root.path(), &with_param), false).unwrap();
+    let grub = root.path().join("etc/default/grub");
+    assert!(
+        std::fs::read_to_string(&grub)
+            .unwrap()
+            .contains("nowatchdog")
+    );
+    let state = State::load(&RealSystem::new(root.path())).unwrap();
+    assert!(
+        state.kernel_tokens.contains("nowatchdog"),
+        "{:?}",
+        state.kernel_tokens
+    );
+    // The spec stops asking for it: the plan removes it, and only it.
+    let plan = plan_for(root.path(), &spec);
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.path == "/etc/default/grub")
+        .expect("GRUB changes");
+    assert!(!change.after.as_ref().unwrap().contains("nowatchdog"));
+    apply_offline(root.path(), &plan, false).unwrap();
+    let text = std::fs::read_to_string(&grub).unwrap();
+    assert!(!text.contains("nowatchdog"), "{text}");
+    assert!(
+        text.contains("GRUB_CMDLINE_LINUX_DEFAULT=\"quiet splash intel_iommu=on"),
+        "the user's own tokens stay: {text}"
+    );
+    assert!(!plan_for(root.path(), &spec).has_changes(), "converged");
 }

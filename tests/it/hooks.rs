@@ -31,6 +31,7 @@ fn emit(spec: &str, root: &Path, name: &str) -> Desired {
         &Input {
             checked: &checked,
             source: &source,
+            owned_tokens: &[],
         },
         &mut out,
     )
@@ -265,6 +266,7 @@ fn a_relative_hook_in_a_relatively_named_spec_is_refused() {
         &Input {
             checked: &checked,
             source: &source,
+            owned_tokens: &[],
         },
         &mut Desired::default(),
     )

@@ -31,7 +31,11 @@ fn checked(example: &str) -> (Checked, SpecSource) {
 
 /// The two emitters on their own.
 fn emit(checked: &Checked, source: &SpecSource) -> Desired {
-    let input = Input { checked, source };
+    let input = Input {
+        checked,
+        source,
+        owned_tokens: &[],
+    };
     let mut out = Desired::default();
     kernel::emit(&input, &mut out).expect("kernel tokens");
     loader::emit(&input, &mut out).expect("loader edit");

@@ -75,7 +75,8 @@ pub(super) fn emit(
             DEFAULT_GRUB,
             host.files.get(DEFAULT_GRUB).map_or("", String::as_str),
         ));
-    let content = edit(text, want, &[]).map_err(|why| super::refuse(path, why))?;
+    let drop = super::owned(input);
+    let content = edit(text, want, &drop).map_err(|why| super::refuse(path, why))?;
     out.artifacts.push(super::edited(path, content, want));
     let argv: &[&str] = if host.boot.initramfs == Some(Initramfs::InitramfsTools) {
         &["update-grub"]

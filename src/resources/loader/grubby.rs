@@ -12,13 +12,40 @@ use crate::compile::{CompileError, Desired};
 use crate::host::CmdlineToken;
 
 /// The grubby step for `want`, and a note naming the tokens.
-pub(super) fn emit(want: &[CmdlineToken], out: &mut Desired) -> Result<(), CompileError> {
+pub(super) fn emit(
+    want: &[CmdlineToken],
+    owned: &[&str],
+    out: &mut Desired,
+) -> Result<(), CompileError> {
     let words: Vec<String> = want
         .iter()
         .map(tokens::render)
         .collect::<Result<_, _>>()
         .map_err(|why| super::refuse("/etc/default/grub", why))?;
     let line = words.join(" ");
+    // Parameters passplan wrote before and the spec no longer asks for.
+    let gone: Vec<&str> = owned
+        .iter()
+        .copied()
+        .filter(|k| {
+            !want
+                .iter()
+                .any(|t| crate::host::param_names_equal(&t.key, k))
+        })
+        .collect();
+    if !gone.is_empty() {
+        out.steps.push(super::step(
+            &[
+                "grubby",
+                "--update-kernel=ALL",
+                &format!("--remove-args={}", gone.join(" ")),
+            ],
+            "grubby removes the kernel arguments passplan no longer asks for",
+        ));
+    }
+    if want.is_empty() {
+        return Ok(());
+    }
     out.steps.push(super::step(
         &["grubby", "--update-kernel=ALL", &format!("--args={line}")],
         "grubby writes the kernel arguments into every boot entry",
@@ -40,6 +67,7 @@ mod tests {
         let mut out = Desired::default();
         emit(
             &KernelCmdline::parse("intel_iommu=on a=\"b c\"").tokens,
+            &[],
             &mut out,
         )
         .unwrap();

@@ -31,7 +31,8 @@ pub(super) fn emit(
             "the file is missing; run `kernelstub` once so it writes its configuration".into(),
         ));
     };
-    let content = edit(text, want, &[]).map_err(|why| super::refuse(CONFIG, why))?;
+    let drop = super::owned(input);
+    let content = edit(text, want, &drop).map_err(|why| super::refuse(CONFIG, why))?;
     out.artifacts.push(super::edited(CONFIG, content, want));
     out.steps.push(super::step(
         &["kernelstub"],

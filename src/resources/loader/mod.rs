@@ -18,9 +18,8 @@ use crate::spec::LoaderChoice;
 
 /// Route the kernel tokens to the loader's editor.
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
-    // Nothing to own yet: leave the loader's files alone (removing tokens passplan owned
-    // before is the next issue's, through `drop_keys`).
-    if out.kernel_tokens.is_empty() {
+    // Nothing wanted and nothing owned before: leave the loader's files alone.
+    if out.kernel_tokens.is_empty() && input.owned_tokens.is_empty() {
         return Ok(());
     }
     let spec_loader = input
@@ -47,10 +46,16 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
             Ok(())
         }
         Some(Loader::Grub) => grub::emit(input, &want, out),
-        Some(Loader::Grubby) => grubby::emit(&want, out),
+        Some(Loader::Grubby) => grubby::emit(&want, &owned(input), out),
         Some(Loader::Kernelstub) => kernelstub::emit(input, &want, out),
         Some(Loader::SystemdBoot) => systemd_boot::emit(input, &want, out),
     }
+}
+
+/// Parameter names passplan owned before, for the editors' `drop_keys`: each is removed unless
+/// the spec still asks for it; parameters passplan never wrote are never in this list.
+pub(crate) fn owned<'a>(input: &'a Input<'_>) -> Vec<&'a str> {
+    input.owned_tokens.iter().map(String::as_str).collect()
 }
 
 /// Tokens as one line, for notes and reasons (a token that cannot be rendered is shown raw:

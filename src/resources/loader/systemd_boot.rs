@@ -36,8 +36,8 @@ pub(super) fn emit(
 ) -> Result<(), CompileError> {
     let host = &input.checked.host;
     if let Some(text) = host.files.get(KERNEL_CMDLINE) {
-        let content =
-            edit_cmdline(text, want, &[]).map_err(|why| super::refuse(KERNEL_CMDLINE, why))?;
+        let content = edit_cmdline(text, want, &super::owned(input))
+            .map_err(|why| super::refuse(KERNEL_CMDLINE, why))?;
         out.artifacts
             .push(super::edited(KERNEL_CMDLINE, content, want));
         if host.boot.initramfs == Some(Initramfs::InitramfsTools) {
@@ -73,7 +73,8 @@ pub(super) fn emit(
         return Ok(());
     };
     let text = &host.files[&path];
-    let content = edit_entry(text, want, &[]).map_err(|why| super::refuse(&path, why))?;
+    let content =
+        edit_entry(text, want, &super::owned(input)).map_err(|why| super::refuse(&path, why))?;
     out.artifacts.push(super::edited(&path, content, want));
     Ok(())
 }
