@@ -107,3 +107,94 @@ fn rendering_has_no_colour_and_respects_the_width() {
         }
     }
 }
+
+/// Host rules whose failing case needs a host different from every shipped example (no
+/// virtualisation flag, no /dev/kvm, no IOMMU, a GPU sharing a group, the guest GPU as boot
+/// display, two NUMA nodes): their bad inputs are host mutations in `check_rules.rs`, each with a
+/// snapshot, and `check_rules::every_rule_has_a_failing_case_here` holds that true.
+const NEEDS_A_MUTATED_HOST: &[&str] = &[
+    "host/no-virtualization",
+    "host/no-kvm",
+    "host/iommu-off",
+    "iommu/group-incomplete",
+    "iommu/host-gpu-shares-group",
+    "display/boot-gpu-to-guest",
+    "cpu/cross-numa",
+];
+
+fn host_corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/specs/invalid/host");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("the host-rule corpus exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every spec in `tests/fixtures/specs/invalid/host/` names its code and the example root it is
+/// checked against (`// root: workstation`); the rule must report it, and the report is a snapshot.
+#[test]
+fn every_host_rule_bad_input_reports_its_code_against_its_example_host() {
+    let files = host_corpus();
+    assert!(
+        files.len() >= 20,
+        "the corpus has one file per host rule that a spec alone can trigger"
+    );
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let want = expected_code(&text);
+        let root = text
+            .lines()
+            .nth(1)
+            .and_then(|l| l.strip_prefix("// root: "))
+            .expect("second line is `// root: EXAMPLE`")
+            .trim();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(root)
+            .join("root");
+        let (spec, mut diags) = passplan::spec::parse(&text);
+        let spec = spec.unwrap_or_else(|| {
+            panic!(
+                "{}: does not decode: {:?}",
+                path.display(),
+                diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+            )
+        });
+        let (_, found) = passplan::check::check(spec, passplan::host::discover(&root).unwrap());
+        diags.extend(found);
+        let codes: Vec<&str> = diags.iter().map(|d| d.code.0).collect();
+        assert!(
+            codes.contains(&want),
+            "{}: expected {want}, got {codes:?}",
+            path.display()
+        );
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let report = Report::new(&format!("invalid/host/{stem}.kdl"), &text, diags.sorted());
+        let rendered = render_report(&report, 100, false);
+        insta::with_settings!({ snapshot_path => "../fixtures/specs/invalid/host/snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(stem, rendered);
+        });
+    }
+}
+
+#[test]
+fn every_host_rule_has_a_bad_input_or_a_reason_it_needs_a_mutated_host() {
+    let covered: Vec<String> = host_corpus()
+        .iter()
+        .map(|p| expected_code(&std::fs::read_to_string(p).unwrap()).to_owned())
+        .collect();
+    for rule in passplan::check::rules::RULES {
+        let code = rule.code.0;
+        assert!(
+            covered.iter().any(|c| c == code) || NEEDS_A_MUTATED_HOST.contains(&code),
+            "{code} has no bad input in tests/fixtures/specs/invalid/host/ and is not listed as needing a mutated host"
+        );
+        assert!(
+            !(covered.iter().any(|c| c == code) && NEEDS_A_MUTATED_HOST.contains(&code)),
+            "{code} is both in the corpus and listed as needing a mutated host"
+        );
+    }
+}
