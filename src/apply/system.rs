@@ -432,6 +432,39 @@ mod tests {
     }
 
     #[test]
+    fn recording_passes_through_and_keeps_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = Recording::new(RealSystem::new(dir.path()));
+        rec.write("/etc/x.conf", b"abc", 0o640).unwrap();
+        rec.remove("/etc/gone.conf").unwrap();
+        assert_eq!(
+            rec.read("/etc/x.conf").unwrap().unwrap(),
+            FileState {
+                bytes: b"abc".to_vec(),
+                mode: 0o640
+            }
+        );
+        assert_eq!(
+            rec.log,
+            vec![
+                Recorded::Write {
+                    path: "/etc/x.conf".into(),
+                    mode: 0o640,
+                    len: 3
+                },
+                Recorded::Remove {
+                    path: "/etc/gone.conf".into()
+                }
+            ]
+        );
+        let inner = rec.into_inner();
+        assert!(
+            inner.read("/etc/x.conf").unwrap().is_some(),
+            "the write really happened"
+        );
+    }
+
+    #[test]
     fn a_missing_program_names_itself() {
         let mut sys = RealSystem::new("/");
         let err = sys

@@ -162,11 +162,6 @@ impl Diagnostics {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
 
-    /// How many findings have this severity.
-    pub fn count(&self, severity: Severity) -> usize {
-        self.items.iter().filter(|d| d.severity == severity).count()
-    }
-
     /// The findings in the order they should be shown: by position in the spec, then code.
     pub fn sorted(&self) -> Vec<Diagnostic> {
         let mut items = self.items.clone();

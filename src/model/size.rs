@@ -51,11 +51,6 @@ impl ByteSize {
         }
         format!("{} B", self.0)
     }
-
-    /// In mebibytes, rounded down.
-    pub const fn mib(self) -> u64 {
-        self.0 / (KIB * KIB)
-    }
 }
 
 impl FromStr for ByteSize {
