@@ -17,9 +17,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use passplan::apply::state::State;
-use passplan::apply::system::RealSystem;
-use passplan::compile::SpecSource;
+use passplan::desired::SpecSource;
+use passplan::system::RealSystem;
+use passplan::system::state::State;
 
 use support::{FakeCpu, FakeHost, FakeNode};
 

@@ -1,9 +1,13 @@
-//! Command-line arguments → one validated [`Config`]. No clap type leaves this file.
+//! Command-line arguments → one validated [`Config`]. No clap type leaves this file; `Config`
+//! and the argument structs it carries belong to [`crate::commands`], which never imports this
+//! module.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+use crate::commands::{ApplyArgs, Command, Config, LibvirtArgs, PlanArgs};
 
 /// Declarative GPU passthrough (VFIO) for KVM/libvirt hosts.
 #[derive(Debug, Parser)]
@@ -117,78 +121,6 @@ enum CommandArgs {
     },
 }
 
-/// A subcommand with its validated inputs.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Command {
-    /// `passplan check`.
-    Check {
-        /// Spec path.
-        spec: PathBuf,
-        /// Host root.
-        root: PathBuf,
-    },
-    /// `passplan build`.
-    Build {
-        /// Spec path.
-        spec: PathBuf,
-        /// Host root.
-        root: PathBuf,
-        /// Output directory.
-        out: PathBuf,
-    },
-    /// `passplan plan`.
-    Plan {
-        /// Spec path.
-        spec: PathBuf,
-        /// Host root.
-        root: PathBuf,
-        /// Options.
-        args: crate::commands::PlanArgs,
-    },
-    /// `passplan apply`.
-    Apply {
-        /// Spec or saved plan.
-        target: PathBuf,
-        /// Host root.
-        root: PathBuf,
-        /// Options.
-        args: crate::commands::ApplyArgs,
-    },
-    /// `passplan rollback`.
-    Rollback {
-        /// Host root.
-        root: PathBuf,
-        /// Do not ask.
-        yes: bool,
-    },
-    /// `passplan host`.
-    Host {
-        /// Host root.
-        root: PathBuf,
-        /// JSON output.
-        json: bool,
-        /// A spec whose CPU placement to show.
-        spec: Option<PathBuf>,
-    },
-    /// `passplan explain`.
-    Explain {
-        /// The code, or `None` to list all.
-        code: Option<String>,
-    },
-}
-
-/// Everything a run needs to know about how it was invoked.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// What to do.
-    pub command: Command,
-    /// Whether to colour output.
-    pub color: bool,
-    /// Width to wrap diagnostics at.
-    pub width: usize,
-}
-
 /// Parse `args` (including the program name). On `--help`, `--version` or a usage error this
 /// returns clap's error, which knows how to print itself and its exit code.
 pub fn parse<I, T>(args: I) -> Result<Config, clap::Error>
@@ -220,11 +152,11 @@ where
         } => Command::Plan {
             spec,
             root,
-            args: crate::commands::PlanArgs {
+            args: PlanArgs {
                 json,
                 detailed_exitcode,
                 out_file,
-                libvirt: crate::commands::LibvirtArgs {
+                libvirt: LibvirtArgs {
                     connect,
                     prune,
                     prune_nvram,
@@ -242,10 +174,10 @@ where
         } => Command::Apply {
             target,
             root,
-            args: crate::commands::ApplyArgs {
+            args: ApplyArgs {
                 yes,
                 force,
-                libvirt: crate::commands::LibvirtArgs {
+                libvirt: LibvirtArgs {
                     connect,
                     prune,
                     prune_nvram,

@@ -1,19 +1,12 @@
-//! The compiler: `Checked` → [`Desired`], everything passplan wants on the host, computed
-//! without I/O.
+//! The compile contract: what an emitter receives ([`Input`]) and what it returns
+//! ([`Desired`]: artifacts, domains, steps, kernel tokens), and the types the planner and the
+//! applier read back from it ([`Ownership`], [`Trigger`], [`Step`]).
 //!
-//! Each target type is a file under [`crate::resources`] with an `emit` function; this module
-//! calls them in a fixed order and validates what they produce (paths absolute and free of
-//! `..`, one artifact per path). The dependency graph between changes is the planner's (issue 4).
-
-mod binding;
-
-use std::collections::BTreeSet;
-
-pub use binding::{BootBinding, boot_binding, ids_value};
+//! It sits below both the compiler ([`crate::compile`]), which calls the emitters, and the
+//! emitters ([`crate::emit`]), so that neither imports the other's contract.
 
 use crate::check::Checked;
 use crate::host::CmdlineToken;
-use crate::resources;
 use crate::spec::Spanned;
 
 /// The spec's text and name, for headers that point back to the line an artifact came from.
@@ -162,49 +155,6 @@ pub struct Input<'a> {
     /// Kernel parameter names passplan wrote before (ownership state): the loader editors remove
     /// those the spec no longer asks for, and never touch any other.
     pub owned_tokens: &'a [String],
-}
-
-/// Compile a checked spec into everything it wants on the host.
-pub fn compile(checked: &Checked, source: &SpecSource) -> Result<Desired, CompileError> {
-    compile_with(checked, source, &[])
-}
-
-/// [`compile`], removing kernel parameters passplan owned before (`owned_tokens`, from the
-/// ownership state) that the spec no longer asks for.
-pub fn compile_with(
-    checked: &Checked,
-    source: &SpecSource,
-    owned_tokens: &[String],
-) -> Result<Desired, CompileError> {
-    let input = Input {
-        checked,
-        source,
-        owned_tokens,
-    };
-    let mut desired = Desired::default();
-    for emit in resources::EMITTERS {
-        emit(&input, &mut desired)?;
-    }
-    let mut seen = BTreeSet::new();
-    for a in &desired.artifacts {
-        if !valid_path(&a.path) {
-            return Err(CompileError::BadPath {
-                path: a.path.clone(),
-            });
-        }
-        if !seen.insert(a.path.as_str()) {
-            return Err(CompileError::Duplicate {
-                path: a.path.clone(),
-            });
-        }
-    }
-    desired.artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-    desired.domains.sort_by(|a, b| a.name.cmp(&b.name));
-    desired
-        .steps
-        .sort_by(|a, b| (a.trigger, &a.argv).cmp(&(b.trigger, &b.argv)));
-    desired.steps.dedup();
-    Ok(desired)
 }
 
 /// Absolute, no empty, `.` or `..` components, no NUL or newline.

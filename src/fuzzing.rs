@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::compile::SpecSource;
+use crate::desired::SpecSource;
+use crate::emit::loader::{grub, kernelstub, systemd_boot, tokens};
 use crate::host::{CmdlineToken, HostFacts, KernelCmdline};
 use crate::model::{ByteSize, CpuSet, PciAddress, PciId, UsbId};
-use crate::resources::loader::{grub, kernelstub, systemd_boot, tokens};
 
 /// The byte that separates the parts of an input made of several values. 0xFF never occurs in
 /// UTF-8, so every part is itself free to hold any text, newlines and NULs included.
@@ -50,7 +50,7 @@ pub fn spec(data: &[u8]) {
                 text: text.to_owned(),
             };
             match crate::compile::compile(&checked, &source) {
-                Ok(_) | Err(crate::compile::CompileError::Edit { .. }) => {}
+                Ok(_) | Err(crate::desired::CompileError::Edit { .. }) => {}
                 Err(e) => panic!("a checked spec failed to compile: {e}"),
             }
         }
@@ -290,7 +290,7 @@ vm "w" {{
         return;
     };
     let cx = checked.context();
-    let xml = crate::resources::domain::domain_xml(&checked.spec.vms[0], &cx);
+    let xml = crate::emit::domain::domain_xml(&checked.spec.vms[0], &cx);
     let entries = read_back(&xml);
     for (_, value) in bios.iter().chain(&system) {
         let shown: String = value

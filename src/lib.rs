@@ -1,16 +1,21 @@
 //! passplan: declarative GPU passthrough (VFIO) for KVM/libvirt hosts.
 //!
-//! The pipeline, one folder a stage: [`spec`] (KDL text → `Spec`), [`host`] (a root directory →
-//! `HostFacts`), [`check`] (`Spec` × `HostFacts` → `Checked`, or diagnostics). [`commands`] holds
-//! one short orchestration per subcommand; [`cli`] turns arguments into a validated `Config`.
-//! See ARCHITECTURE.md for the invariants between stages.
+//! The pipeline, one module a stage: [`spec`] (KDL text → `Spec`), [`host`] (a root directory →
+//! `HostFacts`), [`check`] (`Spec` × `HostFacts` → `Checked`, or diagnostics), [`compile`]
+//! (`Checked` → [`desired::Desired`] through the [`emit`]ters), [`plan`] (`Desired` × what
+//! [`system`] reads → `Plan`), [`apply`] (executes a `Plan`). [`commands`] holds one short
+//! orchestration per subcommand; [`cli`] turns arguments into a validated
+//! [`commands::Config`]. See ARCHITECTURE.md for the invariants between stages and the order of
+//! the layers (no module imports one above it).
 
 pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod compile;
+pub mod desired;
 pub mod diag;
+pub mod emit;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;
@@ -18,8 +23,8 @@ pub mod hypervisor;
 pub mod model;
 pub mod pinning;
 pub mod plan;
-pub mod resources;
 pub mod spec;
+pub mod system;
 
 use std::io::Write;
 use std::process::ExitCode;

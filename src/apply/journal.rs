@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::system::System;
+use crate::system::System;
 
 /// Where the journal lives.
 pub const JOURNAL_PATH: &str = "/var/lib/passplan/journal.json";

@@ -6,14 +6,13 @@
 
 pub mod journal;
 pub mod lock;
-pub mod state;
-pub mod system;
 
 use std::io::Write;
 
 use journal::{Entry, Journal};
-use state::{ManagedFile, State, StateError, sha256};
-use system::System;
+
+use crate::system::System;
+use crate::system::state::{self, ManagedFile, State, StateError, sha256};
 
 use crate::hypervisor::{Hypervisor, HypervisorError};
 use crate::plan::domains::{canonical_text, domain_of};

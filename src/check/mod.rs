@@ -7,7 +7,7 @@
 
 pub mod rules;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::diag::Diagnostics;
 use crate::host::{HostFacts, PciDevice};
@@ -15,9 +15,7 @@ use crate::model::{ByteSize, PciAddress};
 use crate::pinning::{Demand, PlaceError, Placement, Request};
 use crate::spec::{Device, HugepageMode, Pin, Spanned, Spec, Vm};
 
-/// Every pinned VM's placement by VM name: explicit pins echoed, `policy="auto"` computed for
-/// all VMs together ([`crate::pinning::place`]). Unpinned VMs have no entry.
-pub type Placements = BTreeMap<String, Result<Placement, PlaceError>>;
+pub use crate::pinning::Placements;
 
 /// A spec that passed every rule against a host. Invariant: every device exists at its address
 /// with the stated identity, every IOMMU group given to a VM is given whole, pins name online

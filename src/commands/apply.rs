@@ -5,13 +5,13 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
+use super::Config;
 use super::Outcome;
 use crate::apply::lock::Lock;
-use crate::apply::system::{Offline, RealSystem, System, is_live_root};
 use crate::apply::{self, Options};
-use crate::cli::Config;
 use crate::hypervisor::Hypervisor;
 use crate::plan::{Plan, render};
+use crate::system::{Offline, RealSystem, System, is_live_root};
 
 /// Options of `apply`.
 #[derive(Debug, Clone, Default)]

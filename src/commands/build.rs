@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::Config;
 use super::Outcome;
-use crate::cli::Config;
 
 pub(super) fn run(
     config: &Config,
@@ -38,8 +38,8 @@ pub(super) fn run(
     )?;
     for a in &desired.artifacts {
         let kind = match a.ownership {
-            crate::compile::Ownership::Owned => "owned ",
-            crate::compile::Ownership::Edited => "edited",
+            crate::desired::Ownership::Owned => "owned ",
+            crate::desired::Ownership::Edited => "edited",
         };
         writeln!(out, "  {kind} {:o} {}  — {}", a.mode, a.path, a.reason)?;
     }
@@ -68,7 +68,7 @@ pub(super) fn run(
 }
 
 /// Write each artifact at `out_dir` + its host path, with its mode.
-fn write_tree(out_dir: &Path, desired: &crate::compile::Desired) -> std::io::Result<()> {
+fn write_tree(out_dir: &Path, desired: &crate::desired::Desired) -> std::io::Result<()> {
     for a in &desired.artifacts {
         // Paths are validated absolute and `..`-free by the compiler, so joining cannot escape.
         let target = out_dir.join(a.path.trim_start_matches('/'));

@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::Config;
 use super::Outcome;
 use crate::check::Checked;
-use crate::cli::Config;
-use crate::compile::SpecSource;
+use crate::desired::SpecSource;
 use crate::diag::{Diagnostic, Diagnostics, Report, render_report};
 
 pub(super) fn run(

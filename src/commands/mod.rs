@@ -4,17 +4,17 @@
 mod apply;
 mod build;
 mod check;
+mod config;
 mod explain;
 mod host;
 mod plan;
 
 pub use apply::ApplyArgs;
+pub use config::{Command, Config};
 pub use plan::{LibvirtArgs, PlanArgs};
 
 use std::io::Write;
 use std::path::Path;
-
-use crate::cli::{Command, Config};
 
 /// How a command ended, mapped to the process exit code by `run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

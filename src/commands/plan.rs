@@ -4,12 +4,12 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::Config;
 use super::Outcome;
-use crate::apply::state::State;
-use crate::apply::system::{RealSystem, System, is_live_root};
-use crate::cli::Config;
 use crate::hypervisor::Hypervisor;
 use crate::plan::{Plan, render};
+use crate::system::state::State;
+use crate::system::{RealSystem, System, is_live_root};
 
 /// Options of `plan`.
 #[derive(Debug, Clone, Default)]
@@ -176,7 +176,7 @@ pub(super) fn run(
         });
         if auto {
             writeln!(out)?;
-            super::host::write_placements(
+            crate::pinning::render::write_placements(
                 &checked.host,
                 &spec.display().to_string(),
                 &checked.placements,

@@ -8,9 +8,8 @@ use std::fmt::Write as _;
 
 use super::managed_header;
 use super::modprobe::{MODPROBE_FILE, OVERRIDE_SCRIPT, origins};
-use crate::compile::{
-    Artifact, CompileError, Desired, Input, Ownership, Step, Trigger, boot_binding,
-};
+use crate::desired::{Artifact, CompileError, Desired, Input, Ownership, Step, Trigger};
+use crate::emit::binding::boot_binding;
 use crate::host::{Initramfs, VfioPci};
 use crate::spec::InitramfsChoice;
 

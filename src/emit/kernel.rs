@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::check::Context;
-use crate::compile::{CompileError, Desired, Input};
+use crate::desired::{CompileError, Desired, Input};
 use crate::host::{CmdlineToken, CpuVendor, KernelCmdline, VfioPci};
 use crate::model::{ByteSize, CpuSet};
 use crate::spec::{HugepageMode, IommuMode, Isolation};
@@ -69,10 +69,10 @@ fn iommu(cx: &Context<'_>, tokens: &mut Vec<CmdlineToken>, notes: &mut Vec<Strin
 
 /// `vfio-pci.ids=` for devices bound at boot by id, when vfio-pci is built into the kernel
 /// (a module takes its ids from modprobe.d instead, which another emitter writes). Which devices
-/// go by id is `compile::boot_binding`'s decision, shared with the modprobe and initramfs
+/// go by id is `emit::binding::boot_binding`'s decision, shared with the modprobe and initramfs
 /// emitters and the same test as the `binding/ids-ambiguous` rule.
 fn vfio_ids(cx: &Context<'_>, tokens: &mut Vec<CmdlineToken>, notes: &mut Vec<String>) {
-    let ids = crate::compile::boot_binding(cx).ids;
+    let ids = crate::emit::binding::boot_binding(cx).ids;
     if ids.is_empty() {
         return;
     }

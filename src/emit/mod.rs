@@ -1,7 +1,10 @@
-//! One file per target type. Each has an `emit(&Input, &mut Desired)` that adds the artifacts,
-//! domains, steps and kernel tokens it is responsible for. Emitters are pure: everything they
-//! know about the host comes from `Checked` (including the current text of files they edit).
+//! The emitters: one file (or folder) per target type. Each has an `emit(&Input, &mut Desired)`
+//! that adds the artifacts, domains, steps and kernel tokens it is responsible for; the contract
+//! is [`crate::desired`], and [`crate::compile`] runs them in [`EMITTERS`] order. Emitters are
+//! pure: everything they know about the host comes from `Checked` (including the current text
+//! of files they edit).
 
+pub mod binding;
 pub mod domain;
 pub mod hooks;
 pub mod initramfs;
@@ -10,7 +13,7 @@ pub mod loader;
 pub mod modprobe;
 pub mod network;
 
-use crate::compile::{CompileError, Desired, Input};
+use crate::desired::{CompileError, Desired, Input};
 
 /// An emitter.
 pub(crate) type Emit = fn(&Input<'_>, &mut Desired) -> Result<(), CompileError>;

@@ -8,10 +8,8 @@
 use std::fmt::Write as _;
 
 use super::managed_header;
-use crate::compile::{
-    Artifact, BootBinding, CompileError, Desired, Input, Ownership, Trigger, boot_binding,
-    ids_value,
-};
+use crate::desired::{Artifact, CompileError, Desired, Input, Ownership, Trigger};
+use crate::emit::binding::{BootBinding, boot_binding, ids_value};
 use crate::host::VfioPci;
 use crate::spec::BindTime;
 

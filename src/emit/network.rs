@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::managed_header;
-use crate::compile::{Artifact, CompileError, Desired, Input, Ownership, Step, Trigger};
+use crate::desired::{Artifact, CompileError, Desired, Input, Ownership, Step, Trigger};
 use crate::spec::{Bridge, BridgeBackend};
 
 /// Add every bridge's files and the reload step of its backend.

@@ -15,6 +15,7 @@ mod files;
 mod memory;
 mod pci;
 mod pciids;
+pub mod render;
 mod sysroot;
 mod usb;
 

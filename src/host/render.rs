@@ -1,174 +1,23 @@
-//! `passplan host [--root DIR] [--json] [--spec SPEC]`: what the host looks like — IOMMU groups
-//! with their devices, each GPU's isolation verdict, the CPU map, memory and boot setup; with a
-//! spec, also where its VMs run (guest, host, emulator and I/O-thread CPUs) and why.
+//! Views of host facts for people and machines: the listing that `passplan host` prints (IOMMU
+//! groups with their devices, each GPU's isolation verdict, memory, boot setup, the CPU map) and
+//! its JSON form (schema/host.schema.json). Pure: the command decides where they go.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
 
 use serde::Serialize;
 
-use super::Outcome;
-use crate::check::Placements;
-use crate::cli::Config;
-use crate::host::{CoreKind, Cpu, HostFacts, Loader, PciDevice, VfioPci};
+use super::{CoreKind, Cpu, HostFacts, Loader, PciDevice, VfioPci};
 use crate::model::{CpuSet, PciAddress};
 
 /// Version of the JSON document; bumped on any incompatible change (schema/host.schema.json).
 const FORMAT_VERSION: u32 = 1;
 
-pub(super) fn run(
-    config: &Config,
-    root: &Path,
-    json: bool,
-    spec_path: Option<&Path>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> std::io::Result<Outcome> {
-    let host = match crate::host::discover(root) {
-        Ok(host) => host,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            writeln!(
-                err,
-                "  help: pass --root with a directory holding the host's /sys, /proc and /etc, or run on the host itself"
-            )?;
-            return Ok(Outcome::Failure);
-        }
-    };
-    if json {
-        let doc = HostJson::new(&host);
-        serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::other)?;
-        writeln!(out)?;
-    } else {
-        write_human(&host, out)?;
-    }
-    let Some(spec_path) = spec_path else {
-        return Ok(Outcome::Success);
-    };
-    let Some(text) = super::read_spec(spec_path, err)? else {
-        return Ok(Outcome::Failure);
-    };
-    let (spec, diags) = crate::spec::parse(&text);
-    let Some(spec) = spec else {
-        super::check::write_report(config, spec_path, &text, &diags, out)?;
-        return Ok(Outcome::Failure);
-    };
-    let placements = crate::check::placements(&spec, &host);
-    writeln!(out)?;
-    write_placements(&host, &spec_path.display().to_string(), &placements, out)?;
-    // A VM that cannot be placed is the same failure `check` reports.
-    Ok(if placements.values().any(Result::is_err) {
-        Outcome::Failure
-    } else {
-        Outcome::Success
-    })
-}
-
-/// Who uses a physical core under a spec's placements.
-fn core_owner(placements: &Placements, core: &CpuSet) -> String {
-    let mut helpers = Vec::new();
-    for (name, placement) in placements {
-        let Ok(p) = placement else { continue };
-        if p.cores.intersects(core) {
-            return name.clone();
-        }
-        if p.emulator.intersects(core) || p.iothreads.intersects(core) {
-            helpers.push(name.as_str());
-        }
-    }
-    if helpers.is_empty() {
-        "host".to_owned()
-    } else {
-        format!("host+emu:{}", helpers.join(","))
-    }
-}
-
-/// The CPU map under a spec: every core with its user, then each VM's placement and reasons.
-pub(super) fn write_placements(
-    host: &HostFacts,
-    spec_name: &str,
-    placements: &Placements,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    writeln!(out, "CPU placement for {spec_name}")?;
-    if placements.is_empty() {
-        writeln!(out, "  no VM is pinned")?;
-        return Ok(());
-    }
-    let cores = cores(host);
-    let mut tree: BTreeMap<Option<u32>, BTreeMap<String, Vec<CpuSet>>> = BTreeMap::new();
-    for cpus in cores.values() {
-        let Some(first) = cpus.iter().find(|c| c.online) else {
-            continue;
-        };
-        let set: CpuSet = cpus.iter().filter(|c| c.online).map(|c| c.id).collect();
-        let l3 = first
-            .l3
-            .as_ref()
-            .map_or_else(|| "no L3".to_owned(), |s| format!("L3 {s}"));
-        tree.entry(first.node)
-            .or_default()
-            .entry(l3)
-            .or_default()
-            .push(set);
-    }
-    for (node, domains) in &tree {
-        match node {
-            Some(n) => writeln!(out, "  node {n}")?,
-            None => writeln!(out, "  (no NUMA information)")?,
-        }
-        let mut domains: Vec<_> = domains.iter().collect();
-        domains.sort_by_key(|(_, cores)| cores.iter().filter_map(CpuSet::first).min());
-        for (l3, cores) in domains {
-            let mut cores = cores.clone();
-            cores.sort_by_key(CpuSet::first);
-            let list: Vec<String> = cores
-                .iter()
-                .map(|set| format!("[{set} {}]", core_owner(placements, set)))
-                .collect();
-            writeln!(out, "    {l3:<18} {}", list.join(" "))?;
-        }
-    }
-    for (name, placement) in placements {
-        writeln!(out, "  vm {name}")?;
-        match placement {
-            Ok(p) => {
-                let guest: Vec<String> = p.vcpus.iter().map(u32::to_string).collect();
-                writeln!(out, "    guest      vCPU 0.. → {}", guest.join(","))?;
-                let show = |s: &CpuSet| {
-                    if s.is_empty() {
-                        "not pinned".to_owned()
-                    } else {
-                        s.to_string()
-                    }
-                };
-                writeln!(out, "    emulator   {}", show(&p.emulator))?;
-                writeln!(out, "    iothreads  {}", show(&p.iothreads))?;
-                if let Some(node) = p.node {
-                    writeln!(out, "    memory     NUMA node {node}")?;
-                }
-                let t = p.topology;
-                writeln!(
-                    out,
-                    "    topology   {} socket(s) × {} cores × {} threads{}",
-                    t.sockets,
-                    t.cores,
-                    t.threads,
-                    if p.cache_passthrough {
-                        ", cache passthrough"
-                    } else {
-                        ""
-                    }
-                )?;
-                for reason in &p.reasons {
-                    writeln!(out, "    - {reason}")?;
-                }
-            }
-            Err(e) => writeln!(out, "    cannot be placed: {e} (cpu/auto-unsatisfiable)")?,
-        }
-    }
-    Ok(())
+/// Write the host as JSON (one pretty-printed document and a newline).
+pub fn json(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
+    let doc = HostJson::new(host);
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::other)?;
+    writeln!(out)
 }
 
 /// Whether a GPU can be given to a guest on its own.
@@ -209,7 +58,8 @@ fn loader_name(l: Loader) -> &'static str {
     }
 }
 
-fn write_human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
+/// Write the host listing for people.
+pub fn human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
     let model = host.cpu.model_name.as_deref().unwrap_or("unknown CPU");
     let virt = if host.cpu.virtualization {
         "virtualisation on"
@@ -369,7 +219,7 @@ fn device_line(host: &HostFacts, address: PciAddress) -> String {
 }
 
 /// A physical core: (package, die, core) → its CPUs.
-fn cores(host: &HostFacts) -> BTreeMap<(u32, u32, u32), Vec<&Cpu>> {
+pub(crate) fn cores(host: &HostFacts) -> BTreeMap<(u32, u32, u32), Vec<&Cpu>> {
     let mut map: BTreeMap<(u32, u32, u32), Vec<&Cpu>> = BTreeMap::new();
     for cpu in &host.cpus {
         map.entry((cpu.package, cpu.die, cpu.core))
@@ -449,7 +299,7 @@ fn write_cpu_map(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
 #[derive(Serialize)]
 struct HostJson<'a> {
     format_version: u32,
-    cpu: &'a crate::host::CpuInfo,
+    cpu: &'a super::CpuInfo,
     kernel_release: Option<&'a str>,
     kvm_device: bool,
     vfio_pci: VfioPci,
@@ -457,7 +307,7 @@ struct HostJson<'a> {
     iommu_groups: Vec<GroupJson>,
     gpus: Vec<GpuJson>,
     cpus: Vec<CpuJson>,
-    numa_nodes: &'a [crate::host::NumaNode],
+    numa_nodes: &'a [super::NumaNode],
     memory: &'a crate::host::Memory,
     cpufreq: Option<&'a crate::host::CpuFreq>,
     cmdline: Vec<String>,

@@ -30,12 +30,16 @@
 //!    count fills whole cores (the spec's `threads=` only fixes the count), so guest sibling
 //!    pairs are host sibling pairs, and cache passthrough is then truthful.
 
+pub mod render;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::host::{CoreKind, HostFacts};
 use crate::model::{ByteSize, CpuSet};
 use crate::spec::PinPrefer;
+
+pub use render::Placements;
 
 /// One VM's CPU request.
 #[derive(Debug, Clone, PartialEq, Eq)]

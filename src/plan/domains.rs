@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Change};
-use crate::apply::state::{State, sha256};
-use crate::compile::{Desired, Ownership};
+use crate::desired::{Desired, Ownership};
 use crate::hypervisor::tree::Element;
 use crate::hypervisor::{Hypervisor, HypervisorError, Version, gates, merge};
+use crate::system::state::{State, sha256};
 
 /// The address prefix of a domain change.
 pub const PREFIX: &str = "domain:";
@@ -239,7 +239,7 @@ fn domain_change(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compile::DomainDef;
+    use crate::desired::DomainDef;
     use crate::hypervisor::FakeHypervisor;
 
     /// A domain as passplan writes one: every owned element stated, so nothing is defaulted.

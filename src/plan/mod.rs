@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 
 pub use graph::{Graph, Node};
 
-use crate::apply::state::{State, sha256};
-use crate::apply::system::{FileState, System};
-use crate::compile::{Desired, Ownership, Step, Trigger};
+use crate::desired::{Desired, Ownership, Step, Trigger};
 use crate::host::{HostFacts, param_names_equal};
+use crate::system::state::{State, sha256};
+use crate::system::{FileState, System};
 
 /// The plan format version, in JSON output and saved plans.
 pub const FORMAT_VERSION: u32 = 1;

@@ -61,8 +61,8 @@ pub fn human(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
             .unwrap_or_default();
         let owner = match change.ownership {
             _ if super::domains::domain_of(&change.path).is_some() => "libvirt domain, merged",
-            crate::compile::Ownership::Owned => "owned",
-            crate::compile::Ownership::Edited => "edited in place",
+            crate::desired::Ownership::Owned => "owned",
+            crate::desired::Ownership::Edited => "edited in place",
         };
         writeln!(
             out,

@@ -1,10 +1,14 @@
 //! `System`: the only way passplan touches a machine. Reads, atomic writes, removals and
-//! commands, addressed by host paths (`/etc/…`) and mapped under a root.
+//! commands, addressed by host paths (`/etc/…`) and mapped under a root; and [`state`], the
+//! ownership record read and written through it. Both the planner (which reads) and the
+//! applier (which writes) stand on this module.
 //!
 //! Modes are wrappers, never `if dry_run` branches: [`DryRun`] records writes and commands
 //! instead of doing them, [`Offline`] records commands (a root that is not `/` is not the
 //! running machine, so its `update-initramfs` must not run here), [`Recording`] passes through
 //! and keeps a log. `plan` reads through the same `System` that `apply` writes through.
+
+pub mod state;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -67,7 +71,7 @@ impl RealSystem {
     /// Map a host path under the root, refusing paths that could leave it and any symlink
     /// along the way: a link planted at `/etc/libvirt/hooks` must not redirect a write.
     fn map(&self, path: &str) -> io::Result<PathBuf> {
-        if !crate::compile::valid_path(path) {
+        if !crate::desired::valid_path(path) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("refusing the path `{}`", path.escape_debug()),

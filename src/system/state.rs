@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::system::System;
-use crate::compile::Ownership;
+use super::System;
+use crate::desired::Ownership;
 
 /// Where the state lives.
 pub const STATE_PATH: &str = "/var/lib/passplan/state.json";
@@ -95,7 +95,7 @@ impl State {
             });
         }
         for (path, file) in &state.files {
-            if !crate::compile::valid_path(path) {
+            if !crate::desired::valid_path(path) {
                 return Err(StateError::Invalid {
                     why: format!("bad path `{}`", path.escape_debug()),
                 });
@@ -127,7 +127,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::system::RealSystem;
+    use crate::system::RealSystem;
 
     #[test]
     fn round_trips_and_rejects_damage() {

@@ -7,11 +7,11 @@ use std::io;
 use std::path::Path;
 use std::process::Command;
 
-use passplan::apply::state::{STATE_PATH, State};
-use passplan::apply::system::{CommandOutput, FileState, Offline, RealSystem, System};
 use passplan::apply::{self, ApplyError, Options};
-use passplan::compile::SpecSource;
+use passplan::desired::SpecSource;
 use passplan::plan::{self, Plan};
+use passplan::system::state::{STATE_PATH, State};
+use passplan::system::{CommandOutput, FileState, Offline, RealSystem, System};
 
 use crate::support::{all_seeds, write_seed};
 

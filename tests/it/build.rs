@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use passplan::compile::{Desired, SpecSource};
+use passplan::desired::{Desired, SpecSource};
 
 use crate::support::{FakeHost, seed003, tools, workstation, write_seed};
 

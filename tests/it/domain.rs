@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use passplan::check::Checked;
-use passplan::resources::domain::domain_xml;
+use passplan::emit::domain::domain_xml;
 use quick_xml::events::Event;
 use quick_xml::{Reader, XmlVersion};
 
@@ -430,7 +430,7 @@ fn every_option_passes_libvirts_schema() {
 #[test]
 fn compile_defines_each_domain_and_keeps_a_readable_copy() {
     let checked = example("workstation");
-    let source = passplan::compile::SpecSource {
+    let source = passplan::desired::SpecSource {
         name: "specs/--odd--/host.kdl".to_owned(),
         text: fs::read_to_string(manifest().join("examples/workstation/host.kdl"))
             .expect("read host.kdl"),
@@ -444,7 +444,7 @@ fn compile_defines_each_domain_and_keeps_a_readable_copy() {
         .find(|a| a.path == "/etc/libvirt/qemu/win10.xml")
         .expect("the readable copy");
     assert_eq!(copy.mode, 0o600);
-    assert_eq!(copy.ownership, passplan::compile::Ownership::Owned);
+    assert_eq!(copy.ownership, passplan::desired::Ownership::Owned);
     assert!(copy.triggers.is_empty());
     assert!(
         copy.content.ends_with(&desired.domains[0].xml),

@@ -14,11 +14,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use passplan::apply::journal::{JOURNAL_PATH, Journal};
-use passplan::apply::state::State;
-use passplan::apply::system::{CommandOutput, FileState, Offline, RealSystem, System};
 use passplan::apply::{self, ApplyError, Options};
-use passplan::compile::SpecSource;
+use passplan::desired::SpecSource;
 use passplan::plan::{self, Plan};
+use passplan::system::state::State;
+use passplan::system::{CommandOutput, FileState, Offline, RealSystem, System};
 
 use crate::support::{seed003, write_seed};
 

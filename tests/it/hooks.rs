@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use passplan::compile::{Artifact, Desired, Input, SpecSource};
+use passplan::desired::{Artifact, Desired, Input, SpecSource};
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -27,7 +27,7 @@ fn emit(spec: &str, root: &Path, name: &str) -> Desired {
         text: spec.to_owned(),
     };
     let mut out = Desired::default();
-    passplan::resources::hooks::emit(
+    passplan::emit::hooks::emit(
         &Input {
             checked: &checked,
             source: &source,
@@ -262,7 +262,7 @@ fn a_relative_hook_in_a_relatively_named_spec_is_refused() {
         name: "host.kdl".into(),
         text: spec,
     };
-    let err = passplan::resources::hooks::emit(
+    let err = passplan::emit::hooks::emit(
         &Input {
             checked: &checked,
             source: &source,

@@ -10,7 +10,7 @@ use std::os::unix::fs::{PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use passplan::compile::{Desired, SpecSource};
+use passplan::desired::{Desired, SpecSource};
 
 use crate::support::tools::tool;
 use crate::support::{seed003, workstation, write_seed};

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::Command;
 
 use passplan::check::{Checked, check};
-use passplan::compile::{Desired, Input, Ownership, SpecSource, Trigger};
+use passplan::desired::{Desired, Input, Ownership, SpecSource, Trigger};
+use passplan::emit::{kernel, loader};
 use passplan::host::{CmdlineToken, KernelCmdline, discover, param_names_equal};
-use passplan::resources::{kernel, loader};
 
 /// An example's spec and host, checked.
 fn checked(example: &str) -> (Checked, SpecSource) {
@@ -310,7 +310,7 @@ fn every_kind_of_token_in_order() {
         text,
     };
     let out = emit(&checked, &source);
-    // Ids are listed sorted (compile::boot_binding), whatever the function order.
+    // Ids are listed sorted (emit::binding::boot_binding), whatever the function order.
     let mut ids: Vec<String> = checked
         .host
         .slot_functions(checked.spec.devices[0].pci.value)

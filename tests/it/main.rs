@@ -14,6 +14,7 @@ mod fuzz_regressions;
 mod garbage;
 mod hooks;
 mod hostile;
+mod layering;
 mod loader;
 mod pinning;
 mod schema;

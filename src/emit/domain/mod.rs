@@ -21,7 +21,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 
 use crate::check::Context;
-use crate::compile::{Artifact, CompileError, Desired, DomainDef, Input, Ownership};
+use crate::desired::{Artifact, CompileError, Desired, DomainDef, Input, Ownership};
 use crate::host::CpuVendor;
 use crate::spec::{Accel, ClockOffset, Disk, DiskBus, Firmware, NetworkSource, Pin, Smbios, Vm};
 

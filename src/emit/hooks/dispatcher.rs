@@ -5,7 +5,7 @@
 //! same dispatcher. It finds the tree next to itself (`readlink -f "$0"`), which is
 //! `/etc/libvirt/hooks` on a host and a temporary directory in tests.
 
-use crate::compile::{Artifact, Ownership, Trigger};
+use crate::desired::{Artifact, Ownership, Trigger};
 
 use super::{HOOKS_DIR, header};
 

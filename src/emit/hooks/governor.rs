@@ -7,7 +7,7 @@
 //! refuses is a warning, not a failed start: the checker only warns about it too, and a slower
 //! VM is better than none.
 
-use crate::compile::{CompileError, SpecSource};
+use crate::desired::{CompileError, SpecSource};
 use crate::spec::{HookPhase, Vm};
 
 use super::{Placed, ROOTS_NOTE, assign, header, invalid, is_plain_word, vm_dir};

@@ -16,7 +16,7 @@
 //! The modules come from the host driver bound to the GPU when passplan looked.
 
 use crate::check::Context;
-use crate::compile::{CompileError, SpecSource};
+use crate::desired::{CompileError, SpecSource};
 use crate::spec::{HookPhase, Vm};
 
 use super::{Placed, ROOTS_NOTE, header, invalid, is_plain_word, locate_span, shell, vm_dir};

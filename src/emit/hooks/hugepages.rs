@@ -8,7 +8,7 @@
 //! since libvirt may start two VMs at once.
 
 use crate::check::Context;
-use crate::compile::{CompileError, SpecSource};
+use crate::desired::{CompileError, SpecSource};
 use crate::spec::{HookPhase, HugepageMode, Vm};
 
 use super::{Placed, ROOTS_NOTE, assign, header, invalid, vm_dir};

@@ -13,7 +13,7 @@
 //! Two VMs isolated at once do not compose: the first release gives every CPU back.
 
 use crate::check::Context;
-use crate::compile::SpecSource;
+use crate::desired::SpecSource;
 use crate::model::CpuSet;
 use crate::spec::{HookPhase, Isolation, Vm};
 

@@ -33,7 +33,7 @@ use std::fmt::Write as _;
 
 use miette::SourceSpan;
 
-use crate::compile::{Artifact, CompileError, Desired, Input, Ownership, SpecSource};
+use crate::desired::{Artifact, CompileError, Desired, Input, Ownership, SpecSource};
 use crate::spec::{HookPhase, Vm, validate_name};
 
 /// Where libvirt looks for its hooks.

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::compile::{CompileError, SpecSource, valid_path};
+use crate::desired::{CompileError, SpecSource, valid_path};
 use crate::spec::Vm;
 
 use super::{Placed, header, invalid, vm_dir};

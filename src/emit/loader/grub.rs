@@ -31,7 +31,7 @@
 use std::ops::Range;
 
 use super::tokens::{self, Scanned};
-use crate::compile::{CompileError, Desired, Input};
+use crate::desired::{CompileError, Desired, Input};
 use crate::host::{CmdlineToken, Initramfs};
 
 /// The variable passplan edits (see the module docs for why not `GRUB_CMDLINE_LINUX`).

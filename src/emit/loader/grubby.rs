@@ -8,7 +8,7 @@
 //! there is no artifact to show them.
 
 use super::tokens;
-use crate::compile::{CompileError, Desired};
+use crate::desired::{CompileError, Desired};
 use crate::host::CmdlineToken;
 
 /// The grubby step for `want`, and a note naming the tokens.
@@ -59,7 +59,7 @@ pub(super) fn emit(
 #[cfg(test)]
 mod tests {
     use super::emit;
-    use crate::compile::Desired;
+    use crate::desired::Desired;
     use crate::host::KernelCmdline;
 
     #[test]

@@ -13,7 +13,7 @@
 use std::ops::Range;
 
 use super::tokens::{self, Slot};
-use crate::compile::{CompileError, Desired, Input};
+use crate::desired::{CompileError, Desired, Input};
 use crate::host::CmdlineToken;
 
 /// The configuration file.

@@ -12,7 +12,7 @@ pub mod kernelstub;
 pub mod systemd_boot;
 pub mod tokens;
 
-use crate::compile::{Artifact, CompileError, Desired, Input, Ownership, Step, Trigger};
+use crate::desired::{Artifact, CompileError, Desired, Input, Ownership, Step, Trigger};
 use crate::host::{CmdlineToken, Loader};
 use crate::spec::LoaderChoice;
 

@@ -20,7 +20,7 @@
 use std::ops::Range;
 
 use super::tokens::{self, Located, Scanned};
-use crate::compile::{CompileError, Desired, Input};
+use crate::desired::{CompileError, Desired, Input};
 use crate::host::{CmdlineToken, Initramfs};
 
 /// kernel-install's command line.
