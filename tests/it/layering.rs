@@ -51,7 +51,7 @@ fn strip(text: &str, blank_strings: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     // Copy (or blank, keeping newlines) chars[from..to].
-    let mut keep = |out: &mut String, from: usize, to: usize, literal: bool| {
+    let keep = |out: &mut String, from: usize, to: usize, literal: bool| {
         for &c in &chars[from..to] {
             if c == '\n' || !(literal && blank_strings) {
                 out.push(c);
