@@ -13,58 +13,28 @@
 //!
 //! The XML is written with quick-xml, which escapes every attribute value and text node; user
 //! values are never spliced into markup by hand.
+//!
+//! One file per section of libvirt's domain format, in the order `virsh dumpxml` prints them:
+//! [`memory`] (and `numatune`), [`cpu`] (`cputune` and `cpu`), [`os`] (and `sysinfo`),
+//! [`features`], [`clock`], [`devices`]; [`xml`] is the writer they share.
 
-use std::borrow::Cow;
-use std::collections::BTreeSet;
+mod clock;
+mod cpu;
+mod devices;
+mod features;
+mod memory;
+mod os;
+mod xml;
 
-use quick_xml::Writer;
-use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+use xml::Xml;
 
 use crate::check::Context;
 use crate::desired::{Artifact, CompileError, Desired, DomainDef, Input, Ownership};
-use crate::host::CpuVendor;
-use crate::spec::{Accel, ClockOffset, Disk, DiskBus, Firmware, NetworkSource, Pin, Smbios, Vm};
+use crate::spec::{Accel, Pin, Vm};
 
 /// Where libvirt keeps persistent QEMU definitions; the copy there is for people reading the
 /// host, the definition itself goes through the libvirt API.
 const CONFIG_DIR: &str = "/etc/libvirt/qemu";
-
-/// Hyper-V enlightenments in the order libvirt formats them (its `virDomainHyperv` enum), with
-/// `vendor_id` between `reset` and `frequencies` where libvirt puts it. Every name the decoder
-/// accepts is here; a name that is not would be emitted after these, never dropped.
-const HYPERV_ORDER: &[&str] = &[
-    "relaxed",
-    "vapic",
-    "spinlocks",
-    "vpindex",
-    "runtime",
-    "synic",
-    "stimer",
-    "reset",
-    "vendor_id",
-    "frequencies",
-    "reenlightenment",
-    "tlbflush",
-    "ipi",
-    "evmcs",
-    "avic",
-];
-
-/// The default enlightenments: the seed tutorial's set, which every Windows guest since 7 uses.
-const HYPERV_DEFAULT: &[&str] = &[
-    "relaxed",
-    "vapic",
-    "spinlocks",
-    "vpindex",
-    "synic",
-    "stimer",
-    "reset",
-    "frequencies",
-];
-
-/// Spinlock retries before the guest notifies the hypervisor: the value Hyper-V and every seed
-/// use.
-const SPINLOCK_RETRIES: &str = "8191";
 
 /// Add one [`DomainDef`] per VM, and a readable copy of each at `/etc/libvirt/qemu/<vm>.xml`.
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
@@ -110,18 +80,18 @@ pub fn domain_xml(vm: &Vm, cx: &Context<'_>) -> String {
     };
     x.open("domain", &[("type", kind)], |x| {
         x.text("name", &[], &vm.name.value);
-        memory(x, vm, cx);
-        cpu_tuning(x, vm, cx);
-        numatune(x, vm, cx);
-        sysinfo(x, vm);
-        os(x, vm);
-        features(x, vm);
-        cpu(x, vm, cx);
-        clock(x, vm);
+        memory::memory(x, vm, cx);
+        cpu::cpu_tuning(x, vm, cx);
+        memory::numatune(x, vm, cx);
+        os::sysinfo(x, vm);
+        os::os(x, vm);
+        features::features(x, vm);
+        cpu::cpu(x, vm, cx);
+        clock::clock(x, vm);
         x.text("on_poweroff", &[], "destroy");
         x.text("on_reboot", &[], "restart");
         x.text("on_crash", &[], "destroy");
-        x.open("devices", &[], |x| devices(x, vm, cx));
+        x.open("devices", &[], |x| devices::devices(x, vm, cx));
     });
     x.finish()
 }
@@ -138,532 +108,6 @@ fn with_header(xml: &str, origin: &str) -> String {
     header
 }
 
-fn memory(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
-    let kib = (vm.memory.size.value.0 / 1024).to_string();
-    x.text("memory", &[("unit", "KiB")], &kib);
-    x.text("currentMemory", &[("unit", "KiB")], &kib);
-    // Both dynamic and static hugepages back the guest the same way; they differ only in when
-    // the pages are reserved (hooks or kernel command line), which is not the domain's business.
-    if let Some(page) = cx.page_size(vm) {
-        let size = (page.0 / 1024).to_string();
-        x.open("memoryBacking", &[], |x| {
-            x.open("hugepages", &[], |x| {
-                x.empty("page", &[("size", &size), ("unit", "KiB")]);
-            });
-        });
-    }
-}
-
-fn cpu_tuning(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
-    let cpu = &vm.cpu;
-    x.text(
-        "vcpu",
-        &[("placement", "static")],
-        &cpu.vcpus.value.to_string(),
-    );
-    let iothreads = cpu.iothreads.as_ref().filter(|i| i.count.value > 0);
-    if let Some(io) = iothreads {
-        x.text("iothreads", &[], &io.count.value.to_string());
-    }
-    let pins = cx.vm_pins(vm);
-    // Where the spec does not place the emulator and I/O threads, an automatic placement does.
-    let auto = cx
-        .placement(vm)
-        .and_then(|p| p.as_ref().ok())
-        .filter(|_| matches!(cpu.pin.as_ref().map(|p| &p.value), Some(Pin::Auto { .. })));
-    let emulator = cpu
-        .emulator
-        .as_ref()
-        .map(|e| e.value.clone())
-        .or_else(|| auto.map(|p| p.emulator.clone()).filter(|e| !e.is_empty()));
-    let iothread_cpus = iothreads.and_then(|io| {
-        io.cpus
-            .as_ref()
-            .map(|c| c.value.clone())
-            .or_else(|| auto.map(|p| p.iothreads.clone()).filter(|s| !s.is_empty()))
-            .map(|c| (io.count.value, c))
-    });
-    if pins.is_none() && emulator.is_none() && iothread_cpus.is_none() {
-        return;
-    }
-    x.open("cputune", &[], |x| {
-        for (vcpu, host) in pins.iter().flatten().enumerate() {
-            x.empty(
-                "vcpupin",
-                &[("vcpu", &vcpu.to_string()), ("cpuset", &host.to_string())],
-            );
-        }
-        if let Some(set) = &emulator {
-            x.empty("emulatorpin", &[("cpuset", &set.to_string())]);
-        }
-        // One set for all I/O threads: the spec gives them a pool, not one CPU each.
-        if let Some((count, set)) = iothread_cpus {
-            let set = set.to_string();
-            for id in 1..=count {
-                x.empty(
-                    "iothreadpin",
-                    &[("iothread", &id.to_string()), ("cpuset", &set)],
-                );
-            }
-        }
-    });
-}
-
-/// Bind guest memory to the NUMA node an automatic placement chose, on hosts with several nodes
-/// (memory on the far node is slower, and the guest cannot know which it got).
-fn numatune(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
-    if cx.host.numa_nodes.len() < 2
-        || !matches!(
-            vm.cpu.pin.as_ref().map(|p| &p.value),
-            Some(Pin::Auto { .. })
-        )
-    {
-        return;
-    }
-    let Some(Ok(placement)) = cx.placement(vm) else {
-        return;
-    };
-    let Some(node) = placement.node else { return };
-    x.open("numatune", &[], |x| {
-        x.empty(
-            "memory",
-            &[("mode", "strict"), ("nodeset", &node.to_string())],
-        );
-    });
-}
-
-fn sysinfo(x: &mut Xml, vm: &Vm) {
-    let Some(Smbios::Values { bios, system }) = vm.smbios.as_ref().map(|s| &s.value) else {
-        return;
-    };
-    let entries = |x: &mut Xml, block: &str, list: &[(String, String)]| {
-        if list.is_empty() {
-            return;
-        }
-        x.open(block, &[], |x| {
-            for (name, value) in list {
-                x.text("entry", &[("name", name)], value);
-            }
-        });
-    };
-    x.open("sysinfo", &[("type", "smbios")], |x| {
-        entries(x, "bios", bios);
-        entries(x, "system", system);
-    });
-}
-
-fn os(x: &mut Xml, vm: &Vm) {
-    let firmware = vm.firmware.value;
-    // Firmware autoselection (`firmware='efi'`) lets libvirt pick the OVMF build and vars
-    // template from the distribution's descriptors, so no path is hard-coded here.
-    let attrs: &[(&str, &str)] = match firmware {
-        Firmware::Uefi { .. } => &[("firmware", "efi")],
-        Firmware::Bios => &[],
-    };
-    x.open("os", attrs, |x| {
-        x.text(
-            "type",
-            &[("arch", "x86_64"), ("machine", &vm.machine.value)],
-            "hvm",
-        );
-        if let Firmware::Uefi { secure_boot } = firmware {
-            // Both features stated either way: left open, libvirt may pick a secure-boot build
-            // with Microsoft keys enrolled on one distribution and a plain one on another.
-            let on = if secure_boot { "yes" } else { "no" };
-            x.open("firmware", &[], |x| {
-                x.empty("feature", &[("enabled", on), ("name", "enrolled-keys")]);
-                x.empty("feature", &[("enabled", on), ("name", "secure-boot")]);
-            });
-            if secure_boot {
-                x.empty("loader", &[("secure", "yes")]);
-            }
-        }
-        match vm.smbios.as_ref().map(|s| &s.value) {
-            Some(Smbios::Host) => x.empty("smbios", &[("mode", "host")]),
-            Some(Smbios::Values { .. }) => x.empty("smbios", &[("mode", "sysinfo")]),
-            Some(Smbios::None) | None => {}
-        }
-    });
-}
-
-fn features(x: &mut Xml, vm: &Vm) {
-    x.open("features", &[], |x| {
-        x.empty("acpi", &[]);
-        x.empty("apic", &[]);
-        if let Some(hv) = &vm.hyperv {
-            let mut set: BTreeSet<&str> = HYPERV_DEFAULT.iter().copied().collect();
-            set.extend(hv.enable.iter().map(|e| e.value.as_str()));
-            // Disable wins over enable: it is the explicit removal of something.
-            for d in &hv.disable {
-                set.remove(d.value.as_str());
-            }
-            let vendor_id = hv.vendor_id.as_ref().map(|v| v.value.as_str());
-            let known = HYPERV_ORDER.iter().copied();
-            let unknown: Vec<&str> = set
-                .iter()
-                .copied()
-                .filter(|n| !HYPERV_ORDER.contains(n))
-                .collect();
-            // `mode='custom'` is what libvirt writes back, so the live tree diff stays quiet.
-            x.open("hyperv", &[("mode", "custom")], |x| {
-                for name in known.chain(unknown) {
-                    match name {
-                        "vendor_id" => {
-                            if let Some(v) = vendor_id {
-                                x.empty("vendor_id", &[("state", "on"), ("value", v)]);
-                            }
-                        }
-                        "spinlocks" if set.contains(name) => x.empty(
-                            "spinlocks",
-                            &[("state", "on"), ("retries", SPINLOCK_RETRIES)],
-                        ),
-                        _ if set.contains(name) => x.empty(name, &[("state", "on")]),
-                        _ => {}
-                    }
-                }
-            });
-        }
-        if vm.hide_kvm.is_some() {
-            x.open("kvm", &[], |x| x.empty("hidden", &[("state", "on")]));
-        }
-        // OVMF's secure-boot builds need SMM to protect their variable store; libvirt adds it
-        // at start when the firmware descriptor asks, stating it keeps define and dumpxml equal.
-        if matches!(vm.firmware.value, Firmware::Uefi { secure_boot: true }) {
-            x.empty("smm", &[("state", "on")]);
-        }
-        // q35 with a passed-through GPU needs the in-kernel IOAPIC (QEMU 4.0's default changed);
-        // there is no kernel IOAPIC without KVM.
-        if vm.accel.value == Accel::Kvm {
-            x.empty("ioapic", &[("driver", "kvm")]);
-        }
-    });
-}
-
-fn cpu(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
-    let c = &vm.cpu;
-    let auto = cx
-        .placement(vm)
-        .and_then(|p| p.as_ref().ok())
-        .filter(|_| matches!(c.pin.as_ref().map(|p| &p.value), Some(Pin::Auto { .. })));
-    let (sockets, cores, threads) = match auto {
-        // An automatic placement chose whole host cores; the guest sees them as they are.
-        Some(p) => (p.topology.sockets, p.topology.cores, p.topology.threads),
-        None => {
-            let sockets = c.sockets.value.max(1);
-            let threads = c.threads.value.max(1);
-            // The checker (`cpu/vcpu-count`) guarantees vcpus = sockets × cores × threads.
-            (
-                sockets,
-                (c.vcpus.value / (sockets * threads)).max(1),
-                threads,
-            )
-        }
-    };
-    let topology = [
-        ("sockets", sockets.to_string()),
-        ("cores", cores.to_string()),
-        ("threads", threads.to_string()),
-    ];
-    let topology: Vec<(&str, &str)> = topology.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    if vm.accel.value == Accel::Tcg {
-        // TCG cannot pass the host CPU through; qemu64 is the model every QEMU emulates.
-        x.open(
-            "cpu",
-            &[("mode", "custom"), ("match", "exact"), ("check", "none")],
-            |x| {
-                x.text("model", &[("fallback", "forbid")], "qemu64");
-                x.empty("topology", &topology);
-            },
-        );
-        return;
-    }
-    let cache_passthrough = auto.is_none_or(|p| p.cache_passthrough);
-    x.open(
-        "cpu",
-        &[
-            ("mode", "host-passthrough"),
-            ("check", "none"),
-            ("migratable", "on"),
-        ],
-        |x| {
-            x.empty("topology", &topology);
-            if cache_passthrough {
-                x.empty("cache", &[("mode", "passthrough")]);
-            }
-            // Without topoext an AMD guest sees no SMT and schedules threads as whole cores.
-            if cx.host.cpu.vendor == CpuVendor::Amd {
-                x.empty("feature", &[("policy", "require"), ("name", "topoext")]);
-            }
-        },
-    );
-}
-
-fn clock(x: &mut Xml, vm: &Vm) {
-    let offset = match vm.clock.offset.value {
-        ClockOffset::Utc => "utc",
-        ClockOffset::Localtime => "localtime",
-    };
-    x.open("clock", &[("offset", offset)], |x| {
-        x.empty("timer", &[("name", "rtc"), ("tickpolicy", "catchup")]);
-        x.empty("timer", &[("name", "pit"), ("tickpolicy", "delay")]);
-        let hpet = if vm.clock.hpet { "yes" } else { "no" };
-        x.empty("timer", &[("name", "hpet"), ("present", hpet)]);
-        if vm.hyperv.is_some() {
-            x.empty("timer", &[("name", "hypervclock"), ("present", "yes")]);
-        }
-    });
-}
-
-fn devices(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
-    // Target names are deterministic from spec order: virtio-blk disks take vda, vdb…; SCSI and
-    // SATA disks, then CD-ROMs, share the sd sequence (libvirt wants target names unique, and
-    // derives a SATA/SCSI disk's drive address from its letter).
-    let mut vd = 0;
-    let mut sd = 0;
-    for d in &vm.disks {
-        let (prefix, n) = match d.bus.value {
-            DiskBus::VirtioBlk => ("vd", &mut vd),
-            DiskBus::VirtioScsi | DiskBus::Sata => ("sd", &mut sd),
-        };
-        let target = format!("{prefix}{}", disk_letters(*n));
-        *n += 1;
-        disk(x, d, &target);
-    }
-    for iso in &vm.cdroms {
-        let target = format!("sd{}", disk_letters(sd));
-        sd += 1;
-        x.open("disk", &[("type", "file"), ("device", "cdrom")], |x| {
-            x.empty("driver", &[("name", "qemu"), ("type", "raw")]);
-            x.empty("source", &[("file", &iso.value)]);
-            x.empty("target", &[("dev", &target), ("bus", "sata")]);
-            x.empty("readonly", &[]);
-        });
-    }
-    scsi_controller(x, vm);
-    for net in &vm.networks {
-        let (kind, attr, name) = match &net.source.value {
-            NetworkSource::Bridge(b) => ("bridge", "bridge", b),
-            NetworkSource::Network(n) => ("network", "network", n),
-        };
-        x.open("interface", &[("type", kind)], |x| {
-            if let Some(mac) = &net.mac {
-                x.empty("mac", &[("address", &mac.value)]);
-            }
-            x.empty("source", &[(attr, name)]);
-            x.empty("model", &[("type", &net.model.value)]);
-        });
-    }
-    // managed='yes' for every function, boot-bound ones too: libvirt's detach is a no-op for a
-    // device already on vfio-pci, and its reattach at shutdown is what returns a VM-start device.
-    for a in cx.vm_functions(vm) {
-        x.open(
-            "hostdev",
-            &[("mode", "subsystem"), ("type", "pci"), ("managed", "yes")],
-            |x| {
-                x.open("source", &[], |x| {
-                    x.empty(
-                        "address",
-                        &[
-                            ("domain", &format!("0x{:04x}", a.domain)),
-                            ("bus", &format!("0x{:02x}", a.bus)),
-                            ("slot", &format!("0x{:02x}", a.device)),
-                            ("function", &format!("0x{:x}", a.function)),
-                        ],
-                    );
-                });
-            },
-        );
-    }
-    for id in &vm.usb {
-        x.open(
-            "hostdev",
-            &[("mode", "subsystem"), ("type", "usb"), ("managed", "yes")],
-            |x| {
-                x.open("source", &[], |x| {
-                    x.empty("vendor", &[("id", &format!("0x{:04x}", id.value.vendor))]);
-                    x.empty("product", &[("id", &format!("0x{:04x}", id.value.product))]);
-                });
-            },
-        );
-    }
-}
-
-fn disk(x: &mut Xml, d: &Disk, target: &str) {
-    // A block device must be `type='block'` with `source dev`; `type='file'` with a `/dev` path
-    // works by accident in QEMU and loses discard and native I/O.
-    let block = d.path.value.starts_with("/dev/");
-    let (kind, source) = if block {
-        ("block", "dev")
-    } else {
-        ("file", "file")
-    };
-    let bus = match d.bus.value {
-        DiskBus::VirtioBlk => "virtio",
-        DiskBus::VirtioScsi => "scsi",
-        DiskBus::Sata => "sata",
-    };
-    let mut driver: Vec<(&str, String)> = vec![
-        ("name", "qemu".to_owned()),
-        (
-            "type",
-            d.format
-                .as_ref()
-                .map_or_else(|| "raw".to_owned(), |f| f.value.clone()),
-        ),
-    ];
-    for (key, value) in [("cache", &d.cache), ("io", &d.io), ("discard", &d.discard)] {
-        if let Some(v) = value {
-            driver.push((key, v.value.clone()));
-        }
-    }
-    // libvirt takes `iothread` and `queues` on the disk only for virtio-blk; for virtio-scsi they
-    // belong to the controller (see `scsi_controller`), and SATA has neither.
-    if d.bus.value == DiskBus::VirtioBlk {
-        if let Some(t) = &d.iothread {
-            driver.push(("iothread", t.value.to_string()));
-        }
-        if let Some(q) = &d.queues {
-            driver.push(("queues", q.value.to_string()));
-        }
-    }
-    let driver: Vec<(&str, &str)> = driver.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    x.open("disk", &[("type", kind), ("device", "disk")], |x| {
-        x.empty("driver", &driver);
-        x.empty("source", &[(source, &d.path.value)]);
-        x.empty("target", &[("dev", target), ("bus", bus)]);
-    });
-}
-
-/// One virtio-scsi controller for all virtio-scsi disks. libvirt puts a disk without an
-/// `<address>` on controller 0, so more controllers would need guest addresses, which passplan
-/// leaves to libvirt. The controller takes the first I/O thread a virtio-scsi disk names and
-/// the most queues any asks for.
-fn scsi_controller(x: &mut Xml, vm: &Vm) {
-    let scsi: Vec<&Disk> = vm
-        .disks
-        .iter()
-        .filter(|d| d.bus.value == DiskBus::VirtioScsi)
-        .collect();
-    if scsi.is_empty() {
-        return;
-    }
-    let iothread = scsi
-        .iter()
-        .find_map(|d| d.iothread.as_ref().map(|t| t.value));
-    let queues = scsi
-        .iter()
-        .filter_map(|d| d.queues.as_ref().map(|q| q.value))
-        .max();
-    let mut driver = Vec::new();
-    if let Some(t) = iothread {
-        driver.push(("iothread", t.to_string()));
-    }
-    if let Some(q) = queues {
-        driver.push(("queues", q.to_string()));
-    }
-    let driver: Vec<(&str, &str)> = driver.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let attrs = [("type", "scsi"), ("index", "0"), ("model", "virtio-scsi")];
-    if driver.is_empty() {
-        x.empty("controller", &attrs);
-    } else {
-        x.open("controller", &attrs, |x| x.empty("driver", &driver));
-    }
-}
-
-/// libvirt's disk suffixes: 0 → `a`, 25 → `z`, 26 → `aa`, 701 → `zz`, 702 → `aaa`.
-fn disk_letters(index: usize) -> String {
-    let mut letters = Vec::new();
-    let mut i = index;
-    loop {
-        // `i % 26` is below 26, so the narrowing cannot truncate.
-        letters.push(char::from(b'a' + u8::try_from(i % 26).unwrap_or(0)));
-        if i < 26 {
-            break;
-        }
-        i = i / 26 - 1;
-    }
-    letters.iter().rev().collect()
-}
-
-/// A thin layer over quick-xml's writer: two-space indentation, every value escaped by the
-/// writer, and characters XML 1.0 cannot carry replaced (see [`xml_safe`]).
-struct Xml {
-    w: Writer<Vec<u8>>,
-}
-
-impl Xml {
-    fn new() -> Self {
-        Self {
-            w: Writer::new_with_indent(Vec::new(), b' ', 2),
-        }
-    }
-
-    fn start<'a>(name: &'a str, attrs: &[(&str, &str)]) -> BytesStart<'a> {
-        let mut start = BytesStart::new(name);
-        for (key, value) in attrs {
-            start.push_attribute((*key, xml_safe(value).as_ref()));
-        }
-        start
-    }
-
-    fn write(&mut self, event: Event<'_>) {
-        // Writing into a Vec cannot fail; an error here would be a bug in the writer.
-        self.w
-            .write_event(event)
-            .expect("writing XML into memory cannot fail");
-    }
-
-    /// `<name attrs/>`.
-    fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
-        self.write(Event::Empty(Self::start(name, attrs)));
-    }
-
-    /// `<name attrs>text</name>` on one line.
-    fn text(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
-        self.write(Event::Start(Self::start(name, attrs)));
-        self.write(Event::Text(BytesText::new(&xml_safe(text))));
-        self.write(Event::End(BytesEnd::new(name)));
-    }
-
-    /// `<name attrs>` … children written by `body` … `</name>`.
-    fn open(&mut self, name: &str, attrs: &[(&str, &str)], body: impl FnOnce(&mut Self)) {
-        self.write(Event::Start(Self::start(name, attrs)));
-        body(self);
-        self.write(Event::End(BytesEnd::new(name)));
-    }
-
-    /// `<!--text-->`; `--` cannot appear inside a comment, so it is broken up.
-    fn comment(&mut self, text: &str) {
-        let mut safe = xml_safe(text).into_owned();
-        while safe.contains("--") {
-            safe = safe.replace("--", "- -");
-        }
-        self.write(Event::Comment(BytesText::from_escaped(safe)));
-    }
-
-    fn finish(self) -> String {
-        let mut s = String::from_utf8(self.w.into_inner())
-            .expect("the writer only writes the UTF-8 it was given");
-        s.push('\n');
-        s
-    }
-}
-
-/// `text` with the characters XML 1.0 cannot represent at all (C0 controls other than tab, LF
-/// and CR; U+FFFE, U+FFFF) replaced by U+FFFD. Escaping cannot help with those: even `&#1;` is
-/// not well-formed. Paths never hold them (the decoder refuses control characters); SMBIOS
-/// values are the free text that could.
-fn xml_safe(text: &str) -> Cow<'_, str> {
-    let bad = |c: char| {
-        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{fffe}' | '\u{ffff}')
-    };
-    if text.contains(bad) {
-        Cow::Owned(text.replace(bad, "\u{fffd}"))
-    } else {
-        Cow::Borrowed(text)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -675,6 +119,7 @@ mod tests {
     use super::*;
     use crate::check::{Checked, check};
     use crate::host::discover;
+    use crate::spec::Smbios;
     use crate::spec::parse;
 
     /// The 3900X workstation's spec header: its devices, so VM bodies can refer to them.
@@ -1007,20 +452,6 @@ mod tests {
             all(&xml, "domain/devices/controller/driver", "queues"),
             ["4"]
         );
-    }
-
-    #[test]
-    fn disk_letters_match_libvirt() {
-        for (i, want) in [
-            (0, "a"),
-            (25, "z"),
-            (26, "aa"),
-            (51, "az"),
-            (701, "zz"),
-            (702, "aaa"),
-        ] {
-            assert_eq!(disk_letters(i), want, "{i}");
-        }
     }
 
     #[test]
