@@ -1016,7 +1016,7 @@ fn host_json_matches_schema() {
     }
 }
 
-/// A document in the shape `passplan host --json` prints (src/commands/host.rs), by hand: the
+/// A document in the shape `passplan host --json` prints (src/host/render.rs), by hand: the
 /// schema must take it, and must refuse it with a field renamed, dropped or mistyped.
 fn sample_host_json() -> serde_json::Value {
     serde_json::json!({
