@@ -142,6 +142,7 @@ fn plan(root: &Path, spec: &str) -> passplan::plan::Plan {
         &SpecSource {
             name: "host.kdl".into(),
             text: spec.into(),
+            dir: None,
         },
     )
     .expect("compile");
@@ -201,6 +202,7 @@ fn benches(c: &mut Criterion) {
                     &SpecSource {
                         name: "host.kdl".into(),
                         text: large_spec.clone(),
+                        dir: None,
                     },
                 )
                 .expect("compile"),

@@ -30,6 +30,10 @@ enum CommandArgs {
         /// Read the host from this directory instead of `/`.
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
+        /// Print the findings as one JSON document (schema/plan.schema.json, `$defs/diagnostic`);
+        /// the human report goes to stderr.
+        #[arg(long)]
+        json: bool,
     },
     /// Write every file passplan would put on the host under OUT, to read, commit or diff.
     Build {
@@ -52,6 +56,9 @@ enum CommandArgs {
         /// Print the plan as JSON (schema/plan.schema.json).
         #[arg(long)]
         json: bool,
+        /// One line per change (no reasons, no diffs), for people who know what the files hold.
+        #[arg(long, conflicts_with = "json")]
+        compact: bool,
         /// Exit 0 with no changes, 2 with changes, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
@@ -138,12 +145,13 @@ where
         .filter(|w| *w >= 40)
         .unwrap_or(100);
     let command = match args.command {
-        CommandArgs::Check { spec, root } => Command::Check { spec, root },
+        CommandArgs::Check { spec, root, json } => Command::Check { spec, root, json },
         CommandArgs::Build { spec, root, out } => Command::Build { spec, root, out },
         CommandArgs::Plan {
             spec,
             root,
             json,
+            compact,
             detailed_exitcode,
             out_file,
             connect,
@@ -154,6 +162,7 @@ where
             root,
             args: PlanArgs {
                 json,
+                compact,
                 detailed_exitcode,
                 out_file,
                 libvirt: LibvirtArgs {

@@ -9,13 +9,18 @@ use crate::check::Checked;
 use crate::host::CmdlineToken;
 use crate::spec::Spanned;
 
-/// The spec's text and name, for headers that point back to the line an artifact came from.
+/// The spec's text, name and place. Emitted files never name the spec's path or a line (see
+/// `emit::origin`): those appear only in messages.
 #[derive(Debug, Clone)]
 pub struct SpecSource {
-    /// How the spec is named in headers (the path given on the command line).
+    /// How the spec is named in messages (the path given on the command line).
     pub name: String,
     /// The spec's text.
     pub text: String,
+    /// The absolute directory the spec lives in: paths the spec writes relative (hook scripts)
+    /// are relative to it, whatever the working directory. `None` when unknown: they are then
+    /// resolved against the directory of `name`.
+    pub dir: Option<String>,
 }
 
 impl SpecSource {
@@ -31,7 +36,7 @@ impl SpecSource {
             .map_or(1, |t| t.bytes().filter(|b| *b == b'\n').count() + 1)
     }
 
-    /// `spec.kdl:12`, for headers and reasons.
+    /// `spec.kdl:12`, for messages.
     pub fn locate<T>(&self, at: &Spanned<T>) -> String {
         format!("{}:{}", self.name, self.line(at))
     }
@@ -193,6 +198,7 @@ mod tests {
         let source = SpecSource {
             name: "s.kdl".into(),
             text: "a\nbb\nccc".into(),
+            dir: None,
         };
         assert_eq!(source.line_of(0), 1);
         assert_eq!(source.line_of(2), 2);

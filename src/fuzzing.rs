@@ -48,6 +48,7 @@ pub fn spec(data: &[u8]) {
             let source = SpecSource {
                 name: "fuzz.kdl".to_owned(),
                 text: text.to_owned(),
+                dir: None,
             };
             match crate::compile::compile(&checked, &source) {
                 Ok(_) | Err(crate::desired::CompileError::Edit { .. }) => {}

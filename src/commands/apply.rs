@@ -114,6 +114,14 @@ pub(super) fn run(
     if !preflight(root, err)? {
         return Ok(Outcome::Failure);
     }
+    // Refuse before planning, not after printing a long plan nobody can answer for.
+    if !args.yes && !std::io::stdin().is_terminal() {
+        writeln!(
+            err,
+            "error: apply asks for confirmation and there is no terminal to ask on; pass --yes to apply non-interactively, or run `passplan plan` to see the changes"
+        )?;
+        return Ok(Outcome::Failure);
+    }
     let _lock = match Lock::acquire(root) {
         Ok(lock) => {
             if let Some(pid) = lock.took_over {
@@ -144,13 +152,32 @@ pub(super) fn run(
         let Some(plan) = load_plan(target, err)? else {
             return Ok(Outcome::Failure);
         };
-        if Path::new(&plan.root) != root {
+        if plan.root != super::plan::canonical_root(root) {
             writeln!(
                 err,
                 "error: the plan was made for the root {}, not {}; pass --root {}",
                 plan.root,
                 root.display(),
                 plan.root
+            )?;
+            return Ok(Outcome::Failure);
+        }
+        // The files a plan read are compared at apply; the host facts its checks used are
+        // compared here (a GPU moved, a group changed, another kernel booted).
+        let changed = match crate::host::discover(root) {
+            Ok(host) => {
+                crate::plan::host_changes(&plan.host, &crate::plan::host_fingerprint(&host))
+            }
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                return Ok(Outcome::Failure);
+            }
+        };
+        if !changed.is_empty() {
+            writeln!(
+                err,
+                "error: the plan is stale: the host's {} changed since the plan was made; run `passplan plan` again",
+                changed.join(", ")
             )?;
             return Ok(Outcome::Failure);
         }
@@ -169,7 +196,7 @@ pub(super) fn run(
         }
     } else {
         let Some((plan, hv, _)) =
-            super::plan::compute(config, target, root, &args.libvirt, out, err)?
+            super::plan::compute(config, target, root, &args.libvirt, out, err, None)?
         else {
             return Ok(Outcome::Failure);
         };

@@ -15,6 +15,8 @@ pub enum Command {
         spec: PathBuf,
         /// Host root.
         root: PathBuf,
+        /// JSON output.
+        json: bool,
     },
     /// `passplan build`.
     Build {

@@ -34,7 +34,7 @@ pub fn execute(
     err: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
     match &config.command {
-        Command::Check { spec, root } => check::run(config, spec, root, out, err),
+        Command::Check { spec, root, json } => check::run(config, spec, root, *json, out, err),
         Command::Build {
             spec,
             root,
@@ -48,6 +48,50 @@ pub fn execute(
         }
         Command::Explain { code } => explain::run(code.as_deref(), out, err),
     }
+}
+
+/// A writer that passes everything to `inner` and keeps a copy: in `--json` modes the human
+/// messages still reach stderr, and the `error: …` lines among them become the document's
+/// `errors`.
+struct Tee<'a> {
+    inner: &'a mut dyn Write,
+    copy: Vec<u8>,
+}
+
+impl<'a> Tee<'a> {
+    fn new(inner: &'a mut dyn Write) -> Self {
+        Self {
+            inner,
+            copy: Vec::new(),
+        }
+    }
+
+    /// The `error: ` lines written so far, without the prefix.
+    fn errors(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.copy)
+            .lines()
+            .filter_map(|l| l.strip_prefix("error: "))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.copy.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Write one JSON document and a newline.
+fn write_json(out: &mut dyn Write, doc: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc).map_err(std::io::Error::other)?;
+    writeln!(out)
 }
 
 /// The largest spec passplan reads; a host spec is a few kilobytes.

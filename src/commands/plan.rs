@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::Config;
 use super::Outcome;
+use crate::diag::json::Finding;
 use crate::hypervisor::Hypervisor;
 use crate::plan::{Plan, render};
 use crate::system::state::State;
@@ -16,6 +17,8 @@ use crate::system::{RealSystem, System, is_live_root};
 pub struct PlanArgs {
     /// Print JSON.
     pub json: bool,
+    /// One line per change, without reasons or diffs.
+    pub compact: bool,
     /// Exit 2 when there are changes.
     pub detailed_exitcode: bool,
     /// Save the plan here.
@@ -57,8 +60,10 @@ pub(super) fn compute(
     libvirt: &LibvirtArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
+    findings: Option<&mut Vec<Finding>>,
 ) -> std::io::Result<Option<Computed>> {
-    let Some((checked, source)) = super::check::checked(config, spec, root, false, out, err)?
+    let Some((checked, source)) =
+        super::check::checked_into(config, spec, root, false, out, err, findings)?
     else {
         return Ok(None);
     };
@@ -112,6 +117,8 @@ pub(super) fn compute(
     };
     let state = observed.state.clone();
     let mut plan = crate::plan::plan(&desired, &observed, &checked.host);
+    // `--root root` and `--root $PWD/root` are the same root: a saved plan names it once.
+    plan.root = canonical_root(root);
     // systemd creates this directory when it is the init; without it systemctl cannot work.
     if is_live_root(root) && !Path::new("/run/systemd/system").is_dir() {
         plan.reload_without_systemd();
@@ -140,6 +147,22 @@ pub(super) fn compute(
     Ok(Some((plan, hv, checked)))
 }
 
+/// `plan --json`: the plan with what `check` found.
+#[derive(serde::Serialize)]
+struct PlanJson<'a> {
+    #[serde(flatten)]
+    plan: &'a Plan,
+    diagnostics: &'a [Finding],
+}
+
+/// `plan --json` when no plan could be made: why, still as one JSON document.
+#[derive(serde::Serialize)]
+struct FailureJson<'a> {
+    format_version: u32,
+    errors: &'a [String],
+    diagnostics: &'a [Finding],
+}
+
 pub(super) fn run(
     config: &Config,
     spec: &Path,
@@ -148,53 +171,136 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
-    let Some((plan, _, checked)) = compute(config, spec, root, &args.libvirt, out, err)? else {
+    if args.json {
+        return run_json(config, spec, root, args, out, err);
+    }
+    let Some((plan, _, checked)) = compute(config, spec, root, &args.libvirt, out, err, None)?
+    else {
         return Ok(Outcome::Failure);
     };
-    if let Some(file) = &args.out_file {
-        let mut bytes = serde_json::to_vec_pretty(&plan).map_err(std::io::Error::other)?;
-        bytes.push(b'\n');
-        if let Err(e) = std::fs::write(file, bytes) {
-            writeln!(
-                err,
-                "error: cannot save the plan to {}: {e}",
-                file.display()
-            )?;
-            return Ok(Outcome::Failure);
-        }
+    if !save(&plan, args, err)? {
+        return Ok(Outcome::Failure);
     }
-    if args.json {
-        render::json(&plan, out)?;
+    if args.compact {
+        render::compact(&plan, out, config.color)?;
     } else {
         render::human(&plan, out, config.color)?;
-        // Where automatic pinning put each VM, and why (explicit pins are in the spec already).
-        let auto = checked.spec.vms.iter().any(|vm| {
-            matches!(
-                vm.cpu.pin.as_ref().map(|p| &p.value),
-                Some(crate::spec::Pin::Auto { .. })
-            )
-        });
-        if auto {
-            writeln!(out)?;
-            crate::pinning::render::write_placements(
-                &checked.host,
-                &spec.display().to_string(),
-                &checked.placements,
-                out,
-            )?;
-        }
-        if let Some(file) = &args.out_file {
-            writeln!(
-                out,
-                "\nSaved the plan to {}; apply exactly it with `passplan apply {}`.",
-                file.display(),
-                file.display()
-            )?;
-        }
     }
+    // Where automatic pinning put each VM, and why (explicit pins are in the spec already).
+    let auto = checked.spec.vms.iter().any(|vm| {
+        matches!(
+            vm.cpu.pin.as_ref().map(|p| &p.value),
+            Some(crate::spec::Pin::Auto { .. })
+        )
+    });
+    if auto {
+        writeln!(out)?;
+        crate::pinning::render::write_placements(
+            &checked.host,
+            &spec.display().to_string(),
+            &checked.placements,
+            out,
+        )?;
+    }
+    if let Some(file) = &args.out_file {
+        writeln!(
+            out,
+            "\nSaved the plan to {}; apply exactly it with `passplan apply {}`.",
+            file.display(),
+            file.display()
+        )?;
+    }
+
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Outcome::Changes
     } else {
         Outcome::Success
     })
+}
+
+/// `plan --json`: exactly one JSON document on stdout, whatever happens; people's text (the
+/// check report, error messages) goes to stderr.
+fn run_json(
+    config: &Config,
+    spec: &Path,
+    root: &Path,
+    args: &PlanArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Outcome> {
+    let mut findings = Vec::new();
+    let mut tee = super::Tee::new(err);
+    let mut human = Vec::new();
+    let computed = compute(
+        config,
+        spec,
+        root,
+        &args.libvirt,
+        &mut human,
+        &mut tee,
+        Some(&mut findings),
+    )?;
+    tee.write_all(&human)?;
+    let saved = match &computed {
+        Some((plan, _, _)) => save(plan, args, &mut tee)?,
+        None => false,
+    };
+    match computed {
+        Some((plan, _, _)) if saved => {
+            super::write_json(
+                out,
+                &PlanJson {
+                    plan: &plan,
+                    diagnostics: &findings,
+                },
+            )?;
+            Ok(if args.detailed_exitcode && plan.has_changes() {
+                Outcome::Changes
+            } else {
+                Outcome::Success
+            })
+        }
+        _ => {
+            let mut errors = tee.errors();
+            if errors.is_empty() {
+                // Only error diagnostics stopped it: say so in words too.
+                errors.push("the spec has errors; see diagnostics".to_owned());
+            }
+            super::write_json(
+                out,
+                &FailureJson {
+                    format_version: crate::plan::FORMAT_VERSION,
+                    errors: &errors,
+                    diagnostics: &findings,
+                },
+            )?;
+            Ok(Outcome::Failure)
+        }
+    }
+}
+
+/// Save the plan for `apply FILE` when `-o FILE` was given; false (and a message) on failure.
+fn save(plan: &Plan, args: &PlanArgs, err: &mut dyn Write) -> std::io::Result<bool> {
+    let Some(file) = &args.out_file else {
+        return Ok(true);
+    };
+    let mut bytes = serde_json::to_vec_pretty(plan).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    if let Err(e) = std::fs::write(file, bytes) {
+        writeln!(
+            err,
+            "error: cannot save the plan to {}: {e}",
+            file.display()
+        )?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// The root as a saved plan records it: absolute, links resolved (as given when it cannot be).
+pub(super) fn canonical_root(root: &Path) -> String {
+    std::fs::canonicalize(root)
+        .unwrap_or_else(|_| root.to_path_buf())
+        .display()
+        .to_string()
 }

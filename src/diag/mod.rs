@@ -6,6 +6,7 @@
 //! the code that finds the problem; rendering lives here.
 
 pub mod codes;
+pub mod json;
 mod render;
 mod suggest;
 

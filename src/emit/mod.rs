@@ -12,6 +12,7 @@ pub mod kernel;
 pub mod loader;
 pub mod modprobe;
 pub mod network;
+pub(crate) mod origin;
 
 use crate::desired::{CompileError, Desired, Input};
 

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::managed_header;
+use super::{managed_header, origin};
 use crate::desired::{Artifact, CompileError, Desired, Input, Ownership, Trigger};
 use crate::emit::binding::{BootBinding, boot_binding, ids_value};
 use crate::host::VfioPci;
@@ -27,13 +27,12 @@ pub(crate) fn origins(input: &Input<'_>) -> Vec<String> {
         .iter()
         .filter(|d| d.bind.value.when == BindTime::Boot && d.is_guest())
         .map(|d| {
-            format!(
-                "{} ({} \"{}\" binds at boot)",
-                input.source.locate(&d.name),
-                if d.is_gpu { "gpu" } else { "device" },
-                d.name.value
-            )
+            let kind = if d.is_gpu { "gpu" } else { "device" };
+            format!("{} (binds at boot)", origin::node(kind, &d.name.value))
         })
+        // Sorted, so that reordering the spec's devices changes nothing.
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect()
 }
 

@@ -7,17 +7,16 @@
 
 use std::fmt::Write as _;
 
-use super::managed_header;
+use super::{managed_header, origin};
 use crate::desired::{Artifact, CompileError, Desired, Input, Ownership, Step, Trigger};
 use crate::spec::{Bridge, BridgeBackend};
 
 /// Add every bridge's files and the reload step of its backend.
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
     for bridge in &input.checked.spec.host.bridges {
-        let origin = vec![format!(
-            "{} (bridge \"{}\")",
-            input.source.locate(&bridge.name),
-            bridge.name.value
+        let origin = vec![origin::child(
+            "host",
+            &origin::node("bridge", &bridge.name.value),
         )];
         match bridge.backend.value {
             BridgeBackend::Networkd => networkd(bridge, &origin, out),

@@ -99,6 +99,11 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Path → SHA-256 of the content the plan was computed from (`None`: absent).
     pub observed: BTreeMap<String, Option<String>>,
+    /// The host facts the checks and the plan used, by kind (`pci`, `iommu`, `cpus`, `cmdline`,
+    /// `boot`) → SHA-256 of their canonical form ([`host_fingerprint`]): a saved plan is stale
+    /// when any of them changed. Empty in plans saved before this was recorded.
+    #[serde(default)]
+    pub host: BTreeMap<String, String>,
     /// The libvirt connection the domain changes are for (absent for an offline root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub libvirt: Option<domains::LibvirtPlan>,
@@ -167,6 +172,50 @@ impl Plan {
             }
         }
     }
+}
+
+/// The host facts a plan depends on, by kind, each as the SHA-256 of its canonical JSON: every
+/// PCI function's identity (address, vendor:device, subsystem, class — not its driver, which
+/// changes while a VM runs), the IOMMU groups, the CPU map, the running kernel command line,
+/// and the boot loader and initramfs generator detected.
+pub fn host_fingerprint(host: &HostFacts) -> BTreeMap<String, String> {
+    fn hash(value: &impl serde::Serialize) -> String {
+        sha256(&serde_json::to_vec(value).unwrap_or_default())
+    }
+    let pci: Vec<_> = host
+        .pci
+        .values()
+        .map(|d| {
+            (
+                d.address.to_string(),
+                d.id.to_string(),
+                d.subsystem.map(|s| s.to_string()),
+                d.class,
+            )
+        })
+        .collect();
+    BTreeMap::from([
+        ("pci".to_owned(), hash(&pci)),
+        ("iommu".to_owned(), hash(&host.iommu_groups)),
+        ("cpus".to_owned(), hash(&host.cpus)),
+        ("cmdline".to_owned(), hash(&host.cmdline)),
+        ("boot".to_owned(), hash(&host.boot)),
+    ])
+}
+
+/// The kinds of host facts that differ between two fingerprints (all of them when the saved
+/// one is empty: a plan that did not record them cannot be trusted).
+pub fn host_changes(
+    saved: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+) -> Vec<String> {
+    if saved.is_empty() {
+        return now.keys().cloned().collect();
+    }
+    now.iter()
+        .filter(|(kind, hash)| saved.get(*kind) != Some(hash))
+        .map(|(kind, _)| kind.clone())
+        .collect()
 }
 
 /// Compute the plan. Pure.
@@ -297,6 +346,7 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
         order,
         notes: desired.notes.clone(),
         observed: observed_hashes,
+        host: host_fingerprint(host),
         libvirt: None,
     }
 }

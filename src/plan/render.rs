@@ -40,14 +40,27 @@ pub fn summary(plan: &Plan) -> String {
     line
 }
 
-/// Write the plan for a person.
+/// Write the plan for a person: every change with its reason and diff.
 pub fn human(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    write_human(plan, out, color, false)
+}
+
+/// Write the plan for a person who knows what the files hold: one line per change, then the
+/// commands and the reboot, without reasons or diffs.
+pub fn compact(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    write_human(plan, out, color, true)
+}
+
+fn write_human(plan: &Plan, out: &mut dyn Write, color: bool, compact: bool) -> io::Result<()> {
     let p = Paint(color);
     if plan.has_changes() {
         writeln!(out, "passplan will make these changes, in this order:\n")?;
     } else {
         writeln!(out, "No changes. The host matches the spec.")?;
     }
+    // Changes already shown, by (before, after): a second file with the same change (a prepare
+    // and a release script with the same bytes) points at the first instead of repeating it.
+    let mut shown: Vec<(&Option<String>, &Option<String>, &str)> = Vec::new();
     for change in &plan.changes {
         let colour = match change.action {
             Action::Create => GREEN,
@@ -74,6 +87,12 @@ pub fn human(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
             change.path,
             p.off()
         )?;
+        if compact {
+            if change.drift {
+                writeln!(out, "      {}! edited by hand{}", p.on(RED), p.off())?;
+            }
+            continue;
+        }
         writeln!(out, "      {}{}{}", p.on(DIM), change.reason, p.off())?;
         if change.drift {
             writeln!(
@@ -90,7 +109,14 @@ pub fn human(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
         }
         let before = change.before.as_deref().unwrap_or("");
         let after = change.after.as_deref().unwrap_or("");
-        if before != after {
+        if let Some((_, _, first)) = shown
+            .iter()
+            .find(|(b, a, _)| **b == change.before && **a == change.after)
+            && before != after
+        {
+            writeln!(out, "      (the same change as {first})")?;
+        } else if before != after {
+            shown.push((&change.before, &change.after, change.path.as_str()));
             let diff = TextDiff::from_lines(before, after);
             let old_name = if change.action == Action::Create {
                 "/dev/null".to_owned()
@@ -118,6 +144,9 @@ pub fn human(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
                 writeln!(out, "      {colour}{line}{reset}")?;
             }
         }
+        writeln!(out)?;
+    }
+    if compact && !plan.changes.is_empty() {
         writeln!(out)?;
     }
     if !plan.steps.is_empty() {

@@ -37,6 +37,7 @@ fn plan_named(root: &Path, spec: &str, name: &str) -> Plan {
         &SpecSource {
             name: name.into(),
             text: spec.into(),
+            dir: None,
         },
         &owned,
     )

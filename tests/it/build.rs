@@ -37,6 +37,7 @@ fn compile(name: &str, host: &FakeHost, spec: &str) -> Desired {
     let source = SpecSource {
         name: format!("{name}/host.kdl"),
         text: spec.to_owned(),
+        dir: None,
     };
     passplan::compile::compile(&checked, &source).expect("compile")
 }

@@ -153,3 +153,75 @@ fn host_json_has_the_documented_top_level_shape() {
     assert_eq!(cpu6["core"], 0);
     assert_eq!(cpu6["siblings"], serde_json::json!([0, 6]));
 }
+
+#[test]
+fn apply_without_a_terminal_refuses_before_printing_a_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_passplan"))
+        .args(["apply", "examples/seed-004/host.kdl", "--root"])
+        .arg(tmp.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run passplan");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--yes"), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "",
+        "no plan is printed before the refusal"
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing is written, not even a lock"
+    );
+}
+
+#[test]
+fn identical_changes_are_shown_once_and_compact_prints_a_line_per_change() {
+    let args = [
+        "plan",
+        "examples/seed-004/host.kdl",
+        "--root",
+        "examples/seed-004/root",
+    ];
+    let full = passplan(&args);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full.stderr));
+    let full = text(&full.stdout);
+    // seed-004's prepare and release handoff scripts have the same bytes: one diff, one pointer.
+    let release = "/etc/libvirt/hooks/qemu.d/gamevm/release/end/20-passplan-handoff.sh";
+    let prepare = "/etc/libvirt/hooks/qemu.d/gamevm/prepare/begin/30-passplan-handoff.sh";
+    assert!(full.contains(release) && full.contains(prepare), "{full}");
+    assert_eq!(
+        full.matches("+# prepare: stop the display manager").count(),
+        1,
+        "the shared script's diff is printed once:\n{full}"
+    );
+    let first = if full.find(prepare) < full.find(release) {
+        prepare
+    } else {
+        release
+    };
+    let pointer = format!("(the same change as {first})");
+    assert!(full.contains(&pointer), "{pointer} in:\n{full}");
+
+    let compact = passplan(&[&args[..], &["--compact"]].concat());
+    assert_eq!(compact.status.code(), Some(0), "{}", text(&compact.stderr));
+    let compact = text(&compact.stdout);
+    let change_lines = compact
+        .lines()
+        .filter(|l| l.starts_with("  + ") || l.starts_with("  ~ ") || l.starts_with("  - "))
+        .count();
+    let full_change_lines = full
+        .lines()
+        .filter(|l| l.starts_with("  + ") || l.starts_with("  ~ ") || l.starts_with("  - "))
+        .count();
+    assert_eq!(
+        change_lines, full_change_lines,
+        "every change, one line each"
+    );
+    assert!(!compact.contains("@@"), "no diffs:\n{compact}");
+    assert!(compact.contains("Commands, in order:") && compact.contains("Plan: "));
+    assert!(compact.lines().count() * 3 < full.lines().count());
+}

@@ -434,6 +434,7 @@ fn compile_defines_each_domain_and_keeps_a_readable_copy() {
         name: "specs/--odd--/host.kdl".to_owned(),
         text: fs::read_to_string(manifest().join("examples/workstation/host.kdl"))
             .expect("read host.kdl"),
+        dir: None,
     };
     let desired = passplan::compile::compile(&checked, &source).expect("compile");
     let names: Vec<&str> = desired.domains.iter().map(|d| d.name.as_str()).collect();
@@ -450,14 +451,19 @@ fn compile_defines_each_domain_and_keeps_a_readable_copy() {
         copy.content.ends_with(&desired.domains[0].xml),
         "the copy is the definition under a header"
     );
-    // The header names the spec line; a `--` in the spec's name must not end the comment early.
+    // The header names the spec node, never the spec's path (here full of `--`, which would
+    // end the comment early) or a line.
     let header = copy.content.lines().next().expect("header line");
     assert!(
         header.starts_with("<!--") && header.ends_with("-->"),
         "{header}"
     );
     assert!(!header[4..header.len() - 3].contains("--"), "{header}");
-    assert!(header.contains("host.kdl:"), "{header}");
+    assert!(header.contains("from vm \"win10\"."), "{header}");
+    assert!(
+        !header.contains("host.kdl") && !header.contains("odd"),
+        "{header}"
+    );
     let tree = read_back(&copy.content);
     assert_eq!(tree[0].path, "domain");
 }

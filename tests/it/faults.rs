@@ -43,6 +43,7 @@ fn plan_for(root: &Path) -> Plan {
         &SpecSource {
             name: SPEC.into(),
             text: spec,
+            dir: None,
         },
     )
     .unwrap();

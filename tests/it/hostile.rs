@@ -145,6 +145,7 @@ fn compile(spec: &str, name: &str) -> Desired {
         &SpecSource {
             name: name.to_owned(),
             text: spec.to_owned(),
+            dir: None,
         },
     )
     .unwrap()

@@ -25,6 +25,7 @@ fn checked(example: &str) -> (Checked, SpecSource) {
     let source = SpecSource {
         name: "host.kdl".into(),
         text,
+        dir: None,
     };
     (checked, source)
 }
@@ -308,6 +309,7 @@ fn every_kind_of_token_in_order() {
     let source = SpecSource {
         name: "host.kdl".into(),
         text,
+        dir: None,
     };
     let out = emit(&checked, &source);
     // Ids are listed sorted (emit::binding::boot_binding), whatever the function order.

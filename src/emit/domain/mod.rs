@@ -54,7 +54,7 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
         out.artifacts.push(Artifact {
             // The decoder only lets safe names through, so the name is one path component.
             path: format!("{CONFIG_DIR}/{}.xml", vm.name.value),
-            content: with_header(&xml, &input.source.locate(&vm.name)),
+            content: with_header(&xml, &crate::emit::origin::node("vm", &vm.name.value)),
             // libvirt keeps its definitions 0600: they can hold secrets (VNC passwords, keys).
             mode: 0o600,
             ownership: Ownership::Owned,

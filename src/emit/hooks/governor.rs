@@ -7,13 +7,14 @@
 //! refuses is a warning, not a failed start: the checker only warns about it too, and a slower
 //! VM is better than none.
 
-use crate::desired::{CompileError, SpecSource};
+use crate::desired::CompileError;
+use crate::emit::origin;
 use crate::spec::{HookPhase, Vm};
 
 use super::{Placed, ROOTS_NOTE, assign, header, invalid, is_plain_word, vm_dir};
 
 /// The prepare and release scripts, when the VM names a governor.
-pub(super) fn scripts(source: &SpecSource, vm: &Vm) -> Result<Vec<Placed>, CompileError> {
+pub(super) fn scripts(vm: &Vm) -> Result<Vec<Placed>, CompileError> {
     let Some(governor) = &vm.cpu.governor else {
         return Ok(Vec::new());
     };
@@ -26,7 +27,10 @@ pub(super) fn scripts(source: &SpecSource, vm: &Vm) -> Result<Vec<Placed>, Compi
             ),
         ));
     }
-    let from = source.locate(governor);
+    let from = origin::child(
+        &origin::node("vm", &vm.name.value),
+        &format!("cpu › governor \"{}\"", governor.value),
+    );
     let content = script(&from, &vm.name, governor);
     Ok(vec![
         Placed {

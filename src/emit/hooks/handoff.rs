@@ -16,10 +16,11 @@
 //! The modules come from the host driver bound to the GPU when passplan looked.
 
 use crate::check::Context;
-use crate::desired::{CompileError, SpecSource};
+use crate::desired::CompileError;
+use crate::emit::origin;
 use crate::spec::{HookPhase, Vm};
 
-use super::{Placed, ROOTS_NOTE, header, invalid, is_plain_word, locate_span, shell, vm_dir};
+use super::{Placed, ROOTS_NOTE, header, invalid, is_plain_word, shell, vm_dir};
 
 /// The unit stopped when the spec names none: the alias every display manager installs.
 const DEFAULT_DISPLAY_MANAGER: &str = "display-manager.service";
@@ -44,11 +45,7 @@ fn is_unit_name(unit: &str) -> bool {
 }
 
 /// The prepare and release scripts, when a GPU the VM takes has `handoff`.
-pub(super) fn scripts(
-    cx: &Context<'_>,
-    source: &SpecSource,
-    vm: &Vm,
-) -> Result<Vec<Placed>, CompileError> {
+pub(super) fn scripts(cx: &Context<'_>, vm: &Vm) -> Result<Vec<Placed>, CompileError> {
     let mut origin = None;
     let mut display_manager: Option<&str> = None;
     let mut modules: Vec<String> = Vec::new();
@@ -57,7 +54,7 @@ pub(super) fn scripts(
         let Some(handoff) = &device.handoff else {
             continue;
         };
-        origin.get_or_insert(handoff.span);
+        origin.get_or_insert(device.name.value.as_str());
         gpus.push(device.name.value.as_str());
         if display_manager.is_none() {
             display_manager = handoff.display_manager.as_ref().map(|d| d.value.as_str());
@@ -81,7 +78,7 @@ pub(super) fn scripts(
             }
         }
     }
-    let Some(span) = origin else {
+    let Some(first) = origin else {
         return Ok(Vec::new());
     };
     let unit = display_manager.unwrap_or(DEFAULT_DISPLAY_MANAGER);
@@ -91,7 +88,7 @@ pub(super) fn scripts(
             &format!("`{}` is not a systemd unit name", unit.escape_debug()),
         ));
     }
-    let from = locate_span(source, span);
+    let from = origin::child(&origin::node("gpu", first), "handoff");
     let content = script(&from, &vm.name, unit, &modules);
     let gpus = gpus.join(", ");
     Ok(vec![

@@ -8,7 +8,8 @@
 //! since libvirt may start two VMs at once.
 
 use crate::check::Context;
-use crate::desired::{CompileError, SpecSource};
+use crate::desired::CompileError;
+use crate::emit::origin;
 use crate::spec::{HookPhase, HugepageMode, Vm};
 
 use super::{Placed, ROOTS_NOTE, assign, header, invalid, vm_dir};
@@ -19,11 +20,7 @@ use super::{Placed, ROOTS_NOTE, assign, header, invalid, vm_dir};
 const MAX_TRIES: u32 = 10;
 
 /// The prepare and release scripts, when the VM uses dynamic hugepages.
-pub(super) fn scripts(
-    cx: &Context<'_>,
-    source: &SpecSource,
-    vm: &Vm,
-) -> Result<Vec<Placed>, CompileError> {
+pub(super) fn scripts(cx: &Context<'_>, vm: &Vm) -> Result<Vec<Placed>, CompileError> {
     if vm.memory.hugepages.value != HugepageMode::Dynamic {
         return Ok(Vec::new());
     }
@@ -38,7 +35,10 @@ pub(super) fn scripts(
     }
     let page_kb = page / 1024;
     let pages = size / page;
-    let from = source.locate(&vm.memory.hugepages);
+    let from = origin::child(
+        &origin::node("vm", &vm.name.value),
+        "memory hugepages=\"dynamic\"",
+    );
     let content = script(&from, &vm.name, page_kb, pages);
     let reason = |what: &str| {
         format!(

@@ -13,7 +13,7 @@
 //! Two VMs isolated at once do not compose: the first release gives every CPU back.
 
 use crate::check::Context;
-use crate::desired::SpecSource;
+use crate::emit::origin;
 use crate::model::CpuSet;
 use crate::spec::{HookPhase, Isolation, Vm};
 
@@ -22,16 +22,14 @@ use super::{Placed, ROOTS_NOTE, assign, header};
 /// The started and release scripts, when the VM asks for dynamic isolation and its pins are
 /// known. Without known pins (passplan chooses them later) there is nothing to isolate from;
 /// a note says so.
-pub(super) fn scripts(
-    cx: &Context<'_>,
-    source: &SpecSource,
-    vm: &Vm,
-    notes: &mut Vec<String>,
-) -> Vec<Placed> {
+pub(super) fn scripts(cx: &Context<'_>, vm: &Vm, notes: &mut Vec<String>) -> Vec<Placed> {
     if vm.cpu.isolate.value != Isolation::Dynamic {
         return Vec::new();
     }
-    let from = source.locate(&vm.cpu.isolate);
+    let from = origin::child(
+        &origin::node("vm", &vm.name.value),
+        "cpu › isolate \"dynamic\"",
+    );
     let Some(pins) = cx.vm_pins(vm) else {
         notes.push(format!(
             "VM {}: isolate \"dynamic\" needs pinned vCPUs; no isolation hooks ({from})",

@@ -31,9 +31,7 @@ mod user;
 
 use std::fmt::Write as _;
 
-use miette::SourceSpan;
-
-use crate::desired::{Artifact, CompileError, Desired, Input, Ownership, SpecSource};
+use crate::desired::{Artifact, CompileError, Desired, Input, Ownership};
 use crate::spec::{HookPhase, Vm, validate_name};
 
 /// Where libvirt looks for its hooks.
@@ -64,10 +62,10 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
         // here would write outside the tree.
         validate_name(name).map_err(|e| invalid(&vm_dir(name), &format!("VM name: {e}")))?;
         let mut placed = Vec::new();
-        placed.extend(hugepages::scripts(&cx, input.source, vm)?);
-        placed.extend(governor::scripts(input.source, vm)?);
-        placed.extend(isolation::scripts(&cx, input.source, vm, &mut out.notes));
-        placed.extend(handoff::scripts(&cx, input.source, vm)?);
+        placed.extend(hugepages::scripts(&cx, vm)?);
+        placed.extend(governor::scripts(vm)?);
+        placed.extend(isolation::scripts(&cx, vm, &mut out.notes));
+        placed.extend(handoff::scripts(&cx, vm)?);
         placed.extend(user::scripts(input.source, vm)?);
         if placed.is_empty() {
             continue;
@@ -92,9 +90,9 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
             });
         }
     }
-    if let Some(vm) = first {
+    if first.is_some() {
         out.artifacts
-            .push(dispatcher::artifact(&input.source.locate(&vm.name)));
+            .push(dispatcher::artifact("the spec's vm nodes"));
     }
     Ok(())
 }
@@ -113,11 +111,6 @@ fn invalid(path: &str, why: &str) -> CompileError {
         path: path.to_owned(),
         why: why.to_owned(),
     }
-}
-
-/// `spec.kdl:LINE` for a bare span.
-fn locate_span(source: &SpecSource, span: SourceSpan) -> String {
-    format!("{}:{}", source.name, source.line_of(span.offset()))
 }
 
 /// The first lines of every script: interpreter, ownership, origin, what it does, strict mode.

@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 
 use crate::desired::{CompileError, SpecSource, valid_path};
+use crate::emit::origin;
 use crate::spec::Vm;
 
 use super::{Placed, header, invalid, vm_dir};
@@ -22,7 +23,7 @@ pub(super) fn scripts(source: &SpecSource, vm: &Vm) -> Result<Vec<Placed>, Compi
     let mut taken = BTreeSet::new();
     for hook in &vm.hooks {
         let phase = hook.phase.value;
-        let target = resolve(&source.name, &hook.script).ok_or_else(|| {
+        let target = resolve(source, &hook.script).ok_or_else(|| {
             invalid(
                 &format!("{}/{}", vm_dir(&vm.name), phase.as_path()),
                 &format!(
@@ -41,7 +42,10 @@ pub(super) fn scripts(source: &SpecSource, vm: &Vm) -> Result<Vec<Placed>, Compi
             file = format!("user-{stem}-{n}.sh");
             n += 1;
         }
-        let from = source.locate(&hook.phase);
+        let from = origin::child(
+            &origin::node("vm", &vm.name.value),
+            &format!("hook \"{}\"", phase.as_path()),
+        );
         out.push(Placed {
             phase,
             order: 50,
@@ -57,13 +61,17 @@ pub(super) fn scripts(source: &SpecSource, vm: &Vm) -> Result<Vec<Placed>, Compi
     Ok(out)
 }
 
-/// The absolute, normalised path of `script` written in the spec named `spec_name`; `None`
-/// when it stays relative or contains what no path may (control characters).
-fn resolve(spec_name: &str, script: &str) -> Option<String> {
+/// The absolute, normalised path of `script` written in the spec `source`: relative to the
+/// spec's directory ([`SpecSource::dir`], else the directory of its name); `None` when it stays
+/// relative or contains what no path may (control characters).
+fn resolve(source: &SpecSource, script: &str) -> Option<String> {
     let joined = if script.starts_with('/') {
         script.to_owned()
+    } else if let Some(dir) = &source.dir {
+        format!("{dir}/{script}")
     } else {
-        let dir = spec_name.rfind('/').map_or("", |i| &spec_name[..=i]);
+        let name = &source.name;
+        let dir = name.rfind('/').map_or("", |i| &name[..=i]);
         format!("{dir}{script}")
     };
     if !joined.starts_with('/') || joined.chars().any(char::is_control) {
@@ -135,24 +143,54 @@ exec "$script" "$@"
 mod tests {
     use super::*;
 
+    /// A spec named `name`, in directory `dir` when known.
+    fn spec(name: &str, dir: Option<&str>) -> SpecSource {
+        SpecSource {
+            name: name.to_owned(),
+            text: String::new(),
+            dir: dir.map(str::to_owned),
+        }
+    }
+
     #[test]
     fn relative_scripts_resolve_against_the_spec_directory() {
+        let named = |n: &str| spec(n, None);
         assert_eq!(
-            resolve("/home/u/vfio/host.kdl", "hooks/x.sh").as_deref(),
+            resolve(&named("/home/u/vfio/host.kdl"), "hooks/x.sh").as_deref(),
             Some("/home/u/vfio/hooks/x.sh")
         );
         assert_eq!(
-            resolve("/home/u/vfio/host.kdl", "./../shared/./y.sh").as_deref(),
+            resolve(&named("/home/u/vfio/host.kdl"), "./../shared/./y.sh").as_deref(),
             Some("/home/u/shared/y.sh")
         );
         assert_eq!(
-            resolve("whatever.kdl", "/opt/my hooks/it's.sh").as_deref(),
+            resolve(&named("whatever.kdl"), "/opt/my hooks/it's.sh").as_deref(),
             Some("/opt/my hooks/it's.sh")
         );
-        assert_eq!(resolve("/etc/h.kdl", "/../../x").as_deref(), Some("/x"));
-        assert_eq!(resolve("host.kdl", "hooks/x.sh"), None, "stays relative");
-        assert_eq!(resolve("/a/h.kdl", "x\ny"), None);
-        assert_eq!(resolve("/a/h.kdl", "/"), None, "not a file");
+        assert_eq!(
+            resolve(&named("/etc/h.kdl"), "/../../x").as_deref(),
+            Some("/x")
+        );
+        assert_eq!(
+            resolve(&named("host.kdl"), "hooks/x.sh"),
+            None,
+            "stays relative"
+        );
+        assert_eq!(resolve(&named("/a/h.kdl"), "x\ny"), None);
+        assert_eq!(resolve(&named("/a/h.kdl"), "/"), None, "not a file");
+    }
+
+    #[test]
+    fn a_known_directory_wins_over_how_the_spec_was_named() {
+        // `passplan plan host.kdl` run in /home/u/vfio, and `plan ../vfio/host.kdl` from a
+        // sibling directory: the same script either way.
+        for name in ["host.kdl", "../vfio/host.kdl", "/home/u/vfio/host.kdl"] {
+            assert_eq!(
+                resolve(&spec(name, Some("/home/u/vfio")), "hooks/x.sh").as_deref(),
+                Some("/home/u/vfio/hooks/x.sh"),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Managed by passplan — do not edit; changes are overwritten.
-# From twin-970/host.kdl:12 (gpu "gtx970" binds at boot)
+# From gpu "gtx970" (binds at boot)
 # Binds these PCI functions to vfio-pci by address (driver_override), for devices whose
 # vendor:device id the host also uses elsewhere. Runs from modprobe and inside the initramfs.
 sysfs="${PASSPLAN_SYSFS:-/sys}"

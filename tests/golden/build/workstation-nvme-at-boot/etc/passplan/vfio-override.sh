@@ -1,6 +1,6 @@
 #!/bin/sh
 # Managed by passplan — do not edit; changes are overwritten.
-# From workstation-nvme-at-boot/host.kdl:25 (device "guest-nvme" binds at boot)
+# From device "guest-nvme" (binds at boot)
 # Binds these PCI functions to vfio-pci by address (driver_override), for devices whose
 # vendor:device id the host also uses elsewhere. Runs from modprobe and inside the initramfs.
 sysfs="${PASSPLAN_SYSFS:-/sys}"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Managed by passplan — do not edit; changes are overwritten.
-# From seed-001/host.kdl:25 (dynamic hugepages for VM win10)
+# From vm "win10" › memory hugepages="dynamic" (dynamic hugepages for VM win10)
 #
 # prepare: add this VM's pages to the pool, compacting memory and retrying a bounded
 # number of times; on a shortfall restore the previous count and fail, which aborts the

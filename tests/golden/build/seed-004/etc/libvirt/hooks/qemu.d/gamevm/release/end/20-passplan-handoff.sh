@@ -1,6 +1,6 @@
 #!/bin/bash
 # Managed by passplan — do not edit; changes are overwritten.
-# From seed-004/host.kdl:15 (single-GPU handoff for VM gamevm)
+# From gpu "3080ti" › handoff (single-GPU handoff for VM gamevm)
 #
 # prepare: stop the display manager, unbind the virtual consoles and the firmware
 # framebuffer, unload the GPU's host driver; libvirt detaches the GPU right after.

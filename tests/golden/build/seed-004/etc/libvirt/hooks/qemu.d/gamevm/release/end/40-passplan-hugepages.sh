@@ -1,6 +1,6 @@
 #!/bin/bash
 # Managed by passplan — do not edit; changes are overwritten.
-# From seed-004/host.kdl:23 (dynamic hugepages for VM gamevm)
+# From vm "gamevm" › memory hugepages="dynamic" (dynamic hugepages for VM gamevm)
 #
 # prepare: add this VM's pages to the pool, compacting memory and retrying a bounded
 # number of times; on a shortfall restore the previous count and fail, which aborts the

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Managed by passplan — do not edit; changes are overwritten.
-# From workstation-nvme-at-boot/host.kdl:37 (cpufreq governor for VM win10)
+# From vm "win10" › cpu › governor "performance" (cpufreq governor for VM win10)
 #
 # prepare: save every CPU's scaling_governor in the state file, then set the VM's.
 # release: restore exactly the saved governors. CPUs without cpufreq are skipped.

@@ -1,0 +1,305 @@
+//! Converged means empty from anywhere: once a spec is applied, the same spec plans no change
+//! whatever the working directory, the path it is named by, its comments or the order of its
+//! top-level nodes — through the binary, as a person and a systemd timer run it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn passplan(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_passplan"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run passplan")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Copy a directory tree (regular files, directories and symbolic links as links).
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let meta = fs::symlink_metadata(entry.path()).unwrap();
+        let target = to.join(entry.file_name());
+        if meta.is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The spec's top-level nodes as text, each with the comment lines just above it. A node starts
+/// on an unindented line and ends at the unindented `}` that closes it (or on its own line).
+fn top_level_nodes(spec: &str) -> Vec<String> {
+    let mut nodes = Vec::new();
+    let mut current = String::new();
+    let mut open = false;
+    for line in spec.lines() {
+        current.push_str(line);
+        current.push('\n');
+        let starts = !line.starts_with([' ', '\t', '/', '}']) && !line.trim().is_empty();
+        if starts && !line.trim_end().ends_with('{') {
+            nodes.push(std::mem::take(&mut current));
+        } else if starts {
+            open = true;
+        } else if open && line.starts_with('}') {
+            open = false;
+            nodes.push(std::mem::take(&mut current));
+        }
+    }
+    assert!(!open, "unbalanced spec");
+    nodes
+}
+
+/// The same spec, said differently: comments added at the top and between nodes, and the
+/// top-level nodes in reverse order.
+fn reworded(spec: &str) -> String {
+    let mut nodes = top_level_nodes(spec);
+    assert!(nodes.len() >= 3, "an example with a few nodes to reorder");
+    nodes.reverse();
+    let mut out =
+        String::from("// Reordered by hand.\n// A second line that moves everything down.\n\n");
+    for node in nodes {
+        out.push_str(&node);
+        out.push_str("\n// between\n");
+    }
+    out
+}
+
+#[test]
+fn an_applied_spec_plans_empty_from_anywhere_and_however_it_is_written() {
+    for example in ["seed-001", "seed-003", "seed-004", "workstation"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        let root = base.join("root");
+        copy_tree(
+            &manifest().join("examples").join(example).join("root"),
+            &root,
+        );
+        let specs = base.join("dotfiles/vfio");
+        fs::create_dir_all(&specs).unwrap();
+        let spec =
+            fs::read_to_string(manifest().join("examples").join(example).join("host.kdl")).unwrap();
+        fs::write(specs.join("host.kdl"), &spec).unwrap();
+        fs::write(specs.join("reworded.kdl"), reworded(&spec)).unwrap();
+        let root_arg = root.to_str().unwrap();
+
+        // A person applies with a relative path from the spec's directory.
+        let out = passplan(&specs, &["apply", "host.kdl", "--root", root_arg, "--yes"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{example}: {}",
+            text(&out.stderr)
+        );
+
+        let abs = specs.join("host.kdl");
+        let elsewhere = base.join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        let ways: [(&Path, String); 4] = [
+            // A timer, with an absolute path, from /.
+            (Path::new("/"), abs.display().to_string()),
+            // A relative path from a sibling directory.
+            (&elsewhere, "../dotfiles/vfio/host.kdl".to_owned()),
+            // Through a `..` that leads back to the same file.
+            (&specs, "../vfio/./host.kdl".to_owned()),
+            // The same meaning, written with other comments and another node order.
+            (&specs, "reworded.kdl".to_owned()),
+        ];
+        for (cwd, spec_arg) in &ways {
+            let out = passplan(
+                cwd,
+                &["plan", spec_arg, "--root", root_arg, "--detailed-exitcode"],
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{example}: `plan {spec_arg}` from {} is not empty:\n{}\n{}",
+                cwd.display(),
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn no_owned_file_names_the_spec_path_or_a_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    copy_tree(&manifest().join("examples/seed-004/root"), &root);
+    let spec_dir = tmp.path().join("a spec\nwith a newline");
+    fs::create_dir_all(&spec_dir).unwrap();
+    fs::copy(
+        manifest().join("examples/seed-004/host.kdl"),
+        spec_dir.join("host.kdl"),
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = passplan(
+        tmp.path(),
+        &[
+            "build",
+            spec_dir.join("host.kdl").to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut seen = 0;
+    let mut stack = vec![out_dir];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            seen += 1;
+            let content = fs::read_to_string(&path).unwrap();
+            assert!(
+                !content.contains("host.kdl") && !content.contains("with a newline"),
+                "{} names the spec's path:\n{content}",
+                path.display()
+            );
+        }
+    }
+    assert!(seen > 3, "the example emits files");
+}
+
+#[test]
+fn a_relative_hook_script_is_relative_to_the_spec_however_the_spec_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = manifest().join("examples/workstation/root");
+    let specs = tmp.path().join("dotfiles");
+    fs::create_dir_all(specs.join("hooks")).unwrap();
+    let spec = fs::read_to_string(manifest().join("examples/workstation/host.kdl")).unwrap();
+    let spec = spec.replacen(
+        "vm \"win10\" {\n",
+        "vm \"win10\" {\n    hook \"prepare/begin\" script=\"hooks/notify.sh\"\n",
+        1,
+    );
+    assert!(
+        spec.contains("hooks/notify.sh"),
+        "the example has a win10 VM"
+    );
+    fs::write(specs.join("host.kdl"), spec).unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    let wrapper = "etc/libvirt/hooks/qemu.d/win10/prepare/begin/50-user-notify.sh";
+    let mut built = Vec::new();
+    for (n, (cwd, name)) in [
+        (specs.as_path(), "host.kdl"),
+        (elsewhere.as_path(), "../dotfiles/host.kdl"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out_dir = tmp.path().join(format!("out{n}"));
+        let out = passplan(
+            cwd,
+            &[
+                "build",
+                name,
+                "--root",
+                root.to_str().unwrap(),
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "`build {name}`: {}",
+            text(&out.stderr)
+        );
+        built.push(fs::read_to_string(out_dir.join(wrapper)).unwrap());
+    }
+    let want = format!("'{}/hooks/notify.sh'", specs.display());
+    assert!(built[0].contains(&want), "{want} in:\n{}", built[0]);
+    assert_eq!(built[0], built[1], "the same script from anywhere");
+}
+
+#[test]
+fn a_saved_plan_names_its_root_once_and_is_stale_when_the_host_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(
+        &manifest().join("examples/seed-003/root"),
+        &tmp.path().join("root"),
+    );
+    let spec = manifest().join("examples/seed-003/host.kdl");
+    let spec = spec.to_str().unwrap();
+    let abs_root = tmp.path().join("root");
+    let abs_root = abs_root.to_str().unwrap();
+
+    // Saved with a relative root, applied with the absolute one: the same root.
+    let out = passplan(
+        tmp.path(),
+        &["plan", spec, "--root", "root", "-o", "one.json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = passplan(
+        tmp.path(),
+        &["apply", "one.json", "--root", abs_root, "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // A plan saved now, then the running kernel's command line changes (another boot entry):
+    // the checks that plan relied on no longer hold, and it is refused, naming what changed.
+    let out = passplan(
+        tmp.path(),
+        &["plan", spec, "--root", "root", "-o", "two.json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let cmdline = tmp.path().join("root/proc/cmdline");
+    let before = fs::read_to_string(&cmdline).unwrap();
+    fs::write(&cmdline, format!("{} quiet", before.trim_end())).unwrap();
+    let out = passplan(
+        tmp.path(),
+        &["apply", "two.json", "--root", "root", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("stale") && stderr.contains("cmdline"),
+        "{stderr}"
+    );
+
+    // A device that is no longer what the plan saw: the same.
+    fs::write(&cmdline, before).unwrap();
+    let out = passplan(
+        tmp.path(),
+        &["plan", spec, "--root", "root", "-o", "three.json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let device = tmp.path().join("root/sys/devices/pci0000:00/0000:00:00.0");
+    assert!(
+        device.join("subsystem_device").is_file(),
+        "the host bridge's identity"
+    );
+    fs::write(device.join("subsystem_device"), "0xbeef\n").unwrap();
+    let out = passplan(
+        tmp.path(),
+        &["apply", "three.json", "--root", "root", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("stale") && stderr.contains("pci"),
+        "{stderr}"
+    );
+}
