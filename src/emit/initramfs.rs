@@ -13,6 +13,10 @@ use crate::emit::binding::boot_binding;
 use crate::host::{Initramfs, VfioPci};
 use crate::spec::InitramfsChoice;
 
+/// The line above the modules passplan adds to `/etc/initramfs-tools/modules`, by which it
+/// finds them again to take them out.
+const MODULES_MARKER: &str = "# vfio-pci for devices bound at boot (added by passplan)";
+
 /// The modules vfio-pci needs, in load order.
 const MODULES: [&str; 3] = ["vfio", "vfio_iommu_type1", "vfio_pci"];
 
@@ -21,9 +25,6 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
     let host = &input.checked.host;
     let cx = input.checked.context();
     let binding = boot_binding(&cx);
-    if binding.is_empty() {
-        return Ok(());
-    }
     let generator = match input
         .checked
         .spec
@@ -39,6 +40,16 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
         Some(InitramfsChoice::Booster) => Some(Initramfs::Booster),
         None => host.boot.initramfs,
     };
+    if binding.is_empty() {
+        // Nothing binds at boot (any more): take passplan's lines back out of the files it
+        // edits, and keep the regeneration step, so that removing passplan's files (or those
+        // lines) rebuilds an initramfs that no longer binds anything. A step runs only when a
+        // change sets it off.
+        if let Some(generator) = generator {
+            unbind(generator, host, out);
+        }
+        return Ok(());
+    }
     let Some(generator) = generator else {
         out.notes.push("no initramfs generator recognised: vfio-pci is not added to the initramfs; if your GPU driver loads from it, add vfio_pci there by hand".to_owned());
         return Ok(());
@@ -178,6 +189,55 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
     Ok(())
 }
 
+/// What a generator needs when nothing binds at boot: its regeneration step (for the removal
+/// of passplan's files to set off), and the module lines passplan added taken out again.
+fn unbind(generator: Initramfs, host: &crate::host::HostFacts, out: &mut Desired) {
+    let reason = "nothing binds at boot any more: rebuild the initramfs without vfio-pci";
+    match generator {
+        Initramfs::InitramfsTools => {
+            let path = "/etc/initramfs-tools/modules";
+            if let Some(current) = host.files.get(path)
+                && let Some(content) = remove_module_lines(current)
+            {
+                out.artifacts.push(Artifact {
+                    path: path.to_owned(),
+                    content,
+                    mode: 0o644,
+                    ownership: Ownership::Edited,
+                    triggers: vec![Trigger::Initramfs, Trigger::Reboot],
+                    reason: "take out the vfio-pci modules passplan added: nothing binds at boot"
+                        .to_owned(),
+                });
+            }
+            out.steps
+                .push(step(&["update-initramfs", "-u", "-k", "all"], reason));
+        }
+        Initramfs::Dracut => out
+            .steps
+            .push(step(&["dracut", "-f", "--regenerate-all"], reason)),
+        Initramfs::Mkinitcpio => out.steps.push(step(&["mkinitcpio", "-P"], reason)),
+        Initramfs::Booster => out
+            .steps
+            .push(step(&["/usr/lib/booster/regenerate_images"], reason)),
+    }
+}
+
+/// The text without the block [`add_module_lines`] appended (its marker line and the module
+/// lines right after it); `None` when passplan's marker is not there.
+fn remove_module_lines(current: &str) -> Option<String> {
+    let lines: Vec<&str> = current.split_inclusive('\n').collect();
+    let at = lines.iter().position(|l| l.trim_end() == MODULES_MARKER)?;
+    let mut end = at + 1;
+    while end < lines.len()
+        && (MODULES.contains(&lines[end].trim()) || lines[end].trim() == "vfio_virqfd")
+    {
+        end += 1;
+    }
+    let mut text: String = lines[..at].concat();
+    text.push_str(&lines[end..].concat());
+    Some(text)
+}
+
 /// A built-in vfio-pci never runs modprobe's `install` hook, and passplan installs an early
 /// override script only for initramfs-tools: say so instead of pretending.
 fn early_override_unsupported(generator: &str) -> String {
@@ -225,7 +285,8 @@ fn add_module_lines(current: &str, modules: &[&str]) -> String {
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str("# vfio-pci for devices bound at boot (added by passplan)\n");
+    text.push_str(MODULES_MARKER);
+    text.push('\n');
     for m in missing {
         text.push_str(m);
         text.push('\n');
@@ -305,6 +366,26 @@ mod tests {
         assert_eq!(
             booster_force_load("", &["vfio"]),
             "modules_force_load: vfio\n"
+        );
+    }
+}
+
+#[cfg(test)]
+mod unbind_tests {
+    use super::*;
+
+    #[test]
+    fn the_lines_passplan_added_come_out_and_nothing_else() {
+        let user = "# /etc/initramfs-tools/modules\nvfio\nnvme\n";
+        let added = add_module_lines(user, &["vfio", "vfio_iommu_type1", "vfio_pci"]);
+        assert!(added.contains(MODULES_MARKER) && added.contains("vfio_pci\n"));
+        assert_eq!(remove_module_lines(&added).as_deref(), Some(user));
+        assert_eq!(remove_module_lines(user), None, "no marker: not passplan's");
+        let later = format!("{added}zfs\n");
+        assert_eq!(
+            remove_module_lines(&later).as_deref(),
+            Some("# /etc/initramfs-tools/modules\nvfio\nnvme\nzfs\n"),
+            "a line the user added after the block stays"
         );
     }
 }

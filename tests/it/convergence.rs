@@ -303,3 +303,84 @@ fn a_saved_plan_names_its_root_once_and_is_stale_when_the_host_changed() {
         "{stderr}"
     );
 }
+
+#[test]
+fn binding_at_vm_start_instead_of_boot_takes_vfio_out_of_the_initramfs_and_rebuilds_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    copy_tree(&manifest().join("examples/seed-003/root"), &root);
+    let spec = fs::read_to_string(manifest().join("examples/seed-003/host.kdl")).unwrap();
+    assert!(
+        spec.contains("bind \"boot\""),
+        "seed 003 binds its GPU at boot"
+    );
+    fs::write(tmp.path().join("host.kdl"), &spec).unwrap();
+    let root_arg = root.to_str().unwrap();
+    let modules = root.join("etc/initramfs-tools/modules");
+    let original = fs::read_to_string(&modules).unwrap_or_default();
+    let out = passplan(
+        tmp.path(),
+        &["apply", "host.kdl", "--root", root_arg, "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(fs::read_to_string(&modules).unwrap().contains("vfio_pci"));
+
+    fs::write(
+        tmp.path().join("host.kdl"),
+        spec.replace("bind \"boot\"", "bind \"vm-start\""),
+    )
+    .unwrap();
+    let out = passplan(
+        tmp.path(),
+        &["plan", "host.kdl", "--root", root_arg, "--json"],
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changes: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_owned(),
+                c["path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        changes.contains(&("delete".into(), "/etc/modprobe.d/passplan-vfio.conf".into()))
+            && changes.contains(&("update".into(), "/etc/initramfs-tools/modules".into())),
+        "{changes:?}"
+    );
+    let steps: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["argv"][0].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.contains(&"update-initramfs"),
+        "the image is rebuilt: {steps:?}"
+    );
+
+    let out = passplan(
+        tmp.path(),
+        &["apply", "host.kdl", "--root", root_arg, "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        fs::read_to_string(&modules).unwrap(),
+        original,
+        "the user's file as it was"
+    );
+    let out = passplan(
+        tmp.path(),
+        &[
+            "plan",
+            "host.kdl",
+            "--root",
+            root_arg,
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
