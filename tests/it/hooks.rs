@@ -209,7 +209,7 @@ fn inline_specs_emit_every_feature() {
     // Pinned: cores 6-11 and siblings 18-23 of 0-23.
     assert!(
         iso.content
-            .contains("host_cpus='0-5,12-17'\nall_cpus='0-23'\n")
+            .contains("vm_cpus='6-11,18-23'\nall_cpus='0-23'\n")
     );
     artifact(&d, &format!("{q}/release/end/10-passplan-isolation.sh"));
     let user = artifact(&d, &format!("{q}/prepare/begin/50-user-notify.sh"));
@@ -631,10 +631,14 @@ fn the_governor_script_round_trips_the_saved_governors() {
     for cpu in [0, 2, 10] {
         assert_eq!(read(&gov(cpu)).trim(), "performance", "cpu{cpu}");
     }
-    let state = f.path("run/passplan/win10.governor");
+    let state = f.path("run/passplan/host.governor");
     assert_eq!(
         read(&state),
         "cpu0 schedutil\ncpu10 schedutil\ncpu2 powersave\n"
+    );
+    assert_eq!(
+        read(&f.path("run/passplan/running/win10.governor")),
+        "performance\n"
     );
     // A second prepare (release never ran) keeps the original record.
     ok(&f.run(script, &["win10", "prepare", "begin", "-"], &[]));
@@ -648,6 +652,7 @@ fn the_governor_script_round_trips_the_saved_governors() {
     assert_eq!(read(&gov(2)).trim(), "powersave");
     assert_eq!(read(&gov(10)).trim(), "schedutil");
     assert!(!state.exists(), "the record is consumed");
+    assert!(!f.path("run/passplan/running/win10.governor").exists());
     // Release again: nothing recorded, nothing touched.
     write(&gov(0), "performance\n");
     ok(&f.run(script, &["win10", "release", "end", "-"], &[]));
@@ -811,6 +816,136 @@ fn the_isolation_script_confines_and_releases_three_units() {
         })
         .collect();
     assert_eq!(f.calls(), want);
+}
+
+/// A second VM on the workstation host: cores 2-3 (CPUs 2,3,14,15), the performance governor,
+/// dynamic isolation.
+fn second_vm_spec() -> String {
+    let ws = workstation_spec();
+    let at = ws.find("vm \"win10\"").expect("the VM");
+    format!(
+        "{}vm \"linux\" {{\n    memory \"4GiB\"\n    cpu {{\n        vcpus 4 threads=2\n        \
+         pin cores=\"2-3\"\n        governor \"performance\"\n        isolate \"dynamic\"\n    \
+         }}\n}}\n",
+        &ws[..at]
+    )
+}
+
+/// Issue 13, item 7: two VMs' governor and isolation hooks run interleaved (A start, B start,
+/// A stop, B stop) compose from the set of running VMs.
+#[test]
+fn two_vms_hooks_compose_governor_and_isolation() {
+    let ws_root = crate_dir().join("examples/workstation/root");
+    let a = emit(
+        &edit(
+            &workstation_spec(),
+            "governor \"performance\"",
+            "governor \"performance\"\n        isolate \"dynamic\"",
+        ),
+        &ws_root,
+        "host.kdl",
+    );
+    let b = emit(&second_vm_spec(), &ws_root, "host.kdl");
+    let script = |d: &Desired, vm: &str, rel: &str| {
+        artifact(d, &format!("/etc/libvirt/hooks/qemu.d/{vm}/{rel}"))
+            .content
+            .clone()
+    };
+    let a_gov = script(&a, "win10", "prepare/begin/20-passplan-governor.sh");
+    let a_iso = script(&a, "win10", "started/begin/40-passplan-isolation.sh");
+    let b_gov = script(&b, "linux", "prepare/begin/20-passplan-governor.sh");
+    let b_iso = script(&b, "linux", "started/begin/40-passplan-isolation.sh");
+
+    let f = Fake::new();
+    let gov = |cpu: u32| {
+        f.path(&format!(
+            "sys/devices/system/cpu/cpu{cpu}/cpufreq/scaling_governor"
+        ))
+    };
+    for cpu in 0..24 {
+        write(&gov(cpu), "schedutil\n");
+    }
+    let governors = || -> Vec<String> { (0..24).map(|c| read(&gov(c)).trim().to_owned()).collect() };
+    let all = |g: &str| vec![g.to_owned(); 24];
+    // The CPU list every unit was last confined to, and that all three agree.
+    let allowed = || -> String {
+        let calls = f.calls();
+        let last: Vec<&String> = calls.iter().rev().take(3).collect();
+        let cpus: Vec<&str> = last
+            .iter()
+            .map(|c| c.rsplit_once("AllowedCPUs=").expect("a set-property call").1)
+            .collect();
+        assert!(cpus.iter().all(|c| *c == cpus[0]), "{calls:?}");
+        cpus[0].to_owned()
+    };
+    let start = |vm: &str, gov_script: &str, iso_script: &str| {
+        ok(&f.run(gov_script, &[vm, "prepare", "begin", "-"], &[]));
+        ok(&f.run(iso_script, &[vm, "started", "begin", "-"], &[]));
+    };
+    let stop = |vm: &str, gov_script: &str, iso_script: &str| {
+        // Release order: isolation (10) before the governor (30).
+        ok(&f.run(iso_script, &[vm, "release", "end", "-"], &[]));
+        ok(&f.run(gov_script, &[vm, "release", "end", "-"], &[]));
+    };
+
+    start("win10", &a_gov, &a_iso);
+    assert_eq!(governors(), all("performance"));
+    assert_eq!(allowed(), "0-5,12-17");
+
+    start("linux", &b_gov, &b_iso);
+    assert_eq!(governors(), all("performance"));
+    assert_eq!(allowed(), "0-1,4-5,12-13,16-17");
+
+    stop("win10", &a_gov, &a_iso);
+    assert_eq!(governors(), all("performance"), "B still asks for it");
+    assert_eq!(allowed(), "0-1,4-13,16-23", "A gives back only its own CPUs");
+
+    stop("linux", &b_gov, &b_iso);
+    assert_eq!(governors(), all("schedutil"), "the last stop restores the host's");
+    assert_eq!(allowed(), "0-23");
+    let left: Vec<_> = fs::read_dir(f.path("run/passplan/running"))
+        .expect("the records' directory")
+        .collect();
+    assert!(left.is_empty(), "no record is left: {left:?}");
+    assert!(!f.path("run/passplan/host.governor").exists());
+
+    // The same with the stops in start order reversed (B stops first).
+    f.clear_calls();
+    start("win10", &a_gov, &a_iso);
+    start("linux", &b_gov, &b_iso);
+    stop("linux", &b_gov, &b_iso);
+    assert_eq!(governors(), all("performance"));
+    assert_eq!(allowed(), "0-5,12-17");
+    stop("win10", &a_gov, &a_iso);
+    assert_eq!(governors(), all("schedutil"));
+    assert_eq!(allowed(), "0-23");
+}
+
+/// A VM started by an earlier version (its own `<vm>.governor` and `<vm>.isolation` records)
+/// is still put back by today's release.
+#[test]
+fn release_undoes_a_start_recorded_by_an_earlier_version() {
+    let cases = inline_cases();
+    let (_, spec, root, name) = &cases[0];
+    let d = emit(spec, root, name);
+    let q = "/etc/libvirt/hooks/qemu.d/win10";
+    let gov_script = &artifact(&d, &format!("{q}/release/end/30-passplan-governor.sh")).content;
+    let iso_script = &artifact(&d, &format!("{q}/release/end/10-passplan-isolation.sh")).content;
+    let f = Fake::new();
+    let gov = f.path("sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
+    write(&gov, "performance\n");
+    write(&f.path("run/passplan/win10.governor"), "cpu0 schedutil\n");
+    write(&f.path("run/passplan/win10.isolation"), "0-5,12-17\n");
+    ok(&f.run(iso_script, &["win10", "release", "end", "-"], &[]));
+    ok(&f.run(gov_script, &["win10", "release", "end", "-"], &[]));
+    assert_eq!(read(&gov).trim(), "schedutil");
+    assert_eq!(
+        f.calls(),
+        ["system.slice", "user.slice", "init.scope"]
+            .map(|u| format!("systemctl set-property --runtime -- {u} AllowedCPUs=0-23"))
+    );
+    assert!(!f.path("run/passplan/win10.governor").exists());
+    assert!(!f.path("run/passplan/win10.isolation").exists());
 }
 
 #[test]
