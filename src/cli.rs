@@ -68,6 +68,10 @@ enum CommandArgs {
         /// With --prune: delete the removed domains' UEFI variable stores too.
         #[arg(long, requires = "prune")]
         prune_nvram: bool,
+        /// Take over the domain NAME, which passplan did not define (made in virt-manager or
+        /// with virsh), and redefine it from the spec. Repeatable.
+        #[arg(long, value_name = "NAME")]
+        adopt: Vec<String>,
     },
     /// Converge the machine to the spec (or to a saved plan).
     Apply {
@@ -92,6 +96,10 @@ enum CommandArgs {
         /// With --prune: delete the removed domains' UEFI variable stores too.
         #[arg(long, requires = "prune")]
         prune_nvram: bool,
+        /// Take over the domain NAME, which passplan did not define (made in virt-manager or
+        /// with virsh), and redefine it from the spec. Repeatable.
+        #[arg(long, value_name = "NAME")]
+        adopt: Vec<String>,
     },
     /// Restore the files the last apply changed.
     Rollback {
@@ -149,6 +157,7 @@ where
             connect,
             prune,
             prune_nvram,
+            adopt,
         } => Command::Plan {
             spec,
             root,
@@ -160,6 +169,7 @@ where
                     connect,
                     prune,
                     prune_nvram,
+                    adopt: adopt.into_iter().collect(),
                 },
             },
         },
@@ -171,6 +181,7 @@ where
             connect,
             prune,
             prune_nvram,
+            adopt,
         } => Command::Apply {
             target,
             root,
@@ -181,6 +192,7 @@ where
                     connect,
                     prune,
                     prune_nvram,
+                    adopt: adopt.into_iter().collect(),
                 },
             },
         },

@@ -865,7 +865,8 @@ fn two_vms_hooks_compose_governor_and_isolation() {
     for cpu in 0..24 {
         write(&gov(cpu), "schedutil\n");
     }
-    let governors = || -> Vec<String> { (0..24).map(|c| read(&gov(c)).trim().to_owned()).collect() };
+    let governors =
+        || -> Vec<String> { (0..24).map(|c| read(&gov(c)).trim().to_owned()).collect() };
     let all = |g: &str| vec![g.to_owned(); 24];
     // The CPU list every unit was last confined to, and that all three agree.
     let allowed = || -> String {
@@ -873,7 +874,11 @@ fn two_vms_hooks_compose_governor_and_isolation() {
         let last: Vec<&String> = calls.iter().rev().take(3).collect();
         let cpus: Vec<&str> = last
             .iter()
-            .map(|c| c.rsplit_once("AllowedCPUs=").expect("a set-property call").1)
+            .map(|c| {
+                c.rsplit_once("AllowedCPUs=")
+                    .expect("a set-property call")
+                    .1
+            })
             .collect();
         assert!(cpus.iter().all(|c| *c == cpus[0]), "{calls:?}");
         cpus[0].to_owned()
@@ -898,10 +903,18 @@ fn two_vms_hooks_compose_governor_and_isolation() {
 
     stop("win10", &a_gov, &a_iso);
     assert_eq!(governors(), all("performance"), "B still asks for it");
-    assert_eq!(allowed(), "0-1,4-13,16-23", "A gives back only its own CPUs");
+    assert_eq!(
+        allowed(),
+        "0-1,4-13,16-23",
+        "A gives back only its own CPUs"
+    );
 
     stop("linux", &b_gov, &b_iso);
-    assert_eq!(governors(), all("schedutil"), "the last stop restores the host's");
+    assert_eq!(
+        governors(),
+        all("schedutil"),
+        "the last stop restores the host's"
+    );
     assert_eq!(allowed(), "0-23");
     let left: Vec<_> = fs::read_dir(f.path("run/passplan/running"))
         .expect("the records' directory")

@@ -230,9 +230,7 @@ mod tests {
         assert!(s.contains("all_cpus='0-23'\n"));
         assert!(s.contains("units=(system.slice user.slice init.scope)"));
         assert!(s.contains("request=\"$requests/$vm.cpus\""));
-        assert!(
-            s.contains("systemctl set-property --runtime -- \"$unit\" \"AllowedCPUs=$cpus\"")
-        );
+        assert!(s.contains("systemctl set-property --runtime -- \"$unit\" \"AllowedCPUs=$cpus\""));
         assert!(s.contains("flock 9"));
     }
 }
