@@ -533,7 +533,8 @@ impl Fake {
         let f = Self {
             dir: tempfile::tempdir().expect("tempdir"),
         };
-        // Fake systemctl and modprobe log their arguments; FAIL_ON makes a matching call fail.
+        // Fake systemctl and modprobe log their arguments; FAIL_ON makes a matching call fail,
+        // HANG_ON makes it hang (a unit that never stops, a module stuck in use).
         let log = f.log();
         for tool in ["systemctl", "modprobe"] {
             write_exec(
@@ -541,6 +542,7 @@ impl Fake {
                 &format!(
                     "#!/bin/bash\necho \"{tool} $*\" >> '{}'\n\
                      if [[ -n ${{FAIL_ON-}} && \"{tool} $*\" == \"$FAIL_ON\" ]]; then exit 1; fi\n\
+                     if [[ -n ${{HANG_ON-}} && \"{tool} $*\" == \"$HANG_ON\" ]]; then exec sleep 600; fi\n\
                      if [[ $1 == is-active ]]; then [[ ${{DM_ACTIVE-1}} == 1 ]]; fi\n",
                     log.display()
                 ),
@@ -577,6 +579,27 @@ impl Fake {
     fn run(&self, content: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
         let script = self.path("script.sh");
         write_exec(&script, content);
+        self.run_file(&script, args, extra)
+    }
+
+    /// Install every artifact of `d` under `hooks/` as it would land under
+    /// `/etc/libvirt/hooks`, so that scripts find their siblings.
+    fn install(&self, d: &Desired) {
+        for a in &d.artifacts {
+            let rel = a
+                .path
+                .strip_prefix("/etc/libvirt/hooks/")
+                .expect("a hook path");
+            write_exec(&self.path("hooks").join(rel), &a.content);
+        }
+    }
+
+    /// Run an installed script (`rel` under `hooks/`) against the fake roots.
+    fn run_installed(&self, rel: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        self.run_file(&self.path("hooks").join(rel), args, extra)
+    }
+
+    fn run_file(&self, script: &Path, args: &[&str], extra: &[(&str, &str)]) -> Output {
         let path = format!(
             "{}:{}",
             self.bin().display(),
@@ -594,7 +617,7 @@ impl Fake {
         for (k, v) in extra {
             env.push((k, std::ffi::OsStr::new(v)));
         }
-        run(&script, args, XML, &env)
+        run(script, args, XML, &env)
     }
 }
 
@@ -790,6 +813,150 @@ fn the_handoff_script_records_what_it_did_and_undoes_exactly_that() {
         "{:?}",
         f.calls()
     );
+}
+
+/// The fake display stack of seed 004's host: two consoles (one bound), the EFI framebuffer
+/// bound to its driver, the nvidia modules loaded.
+fn fake_display(f: &Fake) {
+    write(&f.path("sys/class/vtconsole/vtcon0/bind"), "0\n");
+    write(&f.path("sys/class/vtconsole/vtcon1/bind"), "1\n");
+    let drivers = f.path("sys/bus/platform/drivers/efi-framebuffer");
+    write(&drivers.join("bind"), "");
+    write(&drivers.join("unbind"), "");
+    let dev = f.path("sys/bus/platform/devices/efi-framebuffer.0");
+    fs::create_dir_all(&dev).expect("mkdir");
+    std::os::unix::fs::symlink("../../drivers/efi-framebuffer", dev.join("driver"))
+        .expect("symlink");
+    for m in ["nvidia_drm", "nvidia_uvm", "nvidia"] {
+        fs::create_dir_all(f.path(&format!("sys/module/{m}"))).expect("mkdir");
+    }
+}
+
+/// Issue 13, item 8: a step that hangs is abandoned after the step timeout, and the failed
+/// prepare gives the display back and fails the start.
+#[test]
+fn a_hanging_handoff_step_times_out_and_everything_is_given_back() {
+    let s4 = example("seed-004");
+    let script = &artifact(
+        &s4,
+        "/etc/libvirt/hooks/qemu.d/gamevm/prepare/begin/30-passplan-handoff.sh",
+    )
+    .content;
+    let state = |f: &Fake| f.path("run/passplan/gamevm.handoff");
+
+    // The display manager never stops.
+    let f = Fake::new();
+    fake_display(&f);
+    let out = f.run(
+        script,
+        &["gamevm", "prepare", "begin", "-"],
+        &[
+            ("HANG_ON", "systemctl stop -- display-manager.service"),
+            ("PASSPLAN_STEP_TIMEOUT", "1"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "timeout's status fails the start"
+    );
+    assert_eq!(
+        f.calls(),
+        [
+            "systemctl is-active --quiet -- display-manager.service",
+            "systemctl stop -- display-manager.service",
+            "systemctl start -- display-manager.service",
+        ]
+    );
+    assert_eq!(read(&f.path("sys/class/vtconsole/vtcon1/bind")).trim(), "1");
+    assert!(!state(&f).exists());
+
+    // The last module never unloads: every step before it is undone, last first.
+    let f = Fake::new();
+    fake_display(&f);
+    let out = f.run(
+        script,
+        &["gamevm", "prepare", "begin", "-"],
+        &[
+            ("HANG_ON", "modprobe -r -- nvidia"),
+            ("PASSPLAN_STEP_TIMEOUT", "1"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("giving the display back"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        f.calls()[5..],
+        [
+            "modprobe -- nvidia",
+            "modprobe -- nvidia_uvm",
+            "modprobe -- nvidia_drm",
+            "systemctl start -- display-manager.service",
+        ]
+    );
+    let drivers = f.path("sys/bus/platform/drivers/efi-framebuffer");
+    assert_eq!(read(&drivers.join("bind")).trim(), "efi-framebuffer.0");
+    assert_eq!(read(&f.path("sys/class/vtconsole/vtcon1/bind")).trim(), "1");
+    assert!(!state(&f).exists());
+
+    // A release whose step hangs keeps the record for `passplan handback`.
+    let f = Fake::new();
+    fake_display(&f);
+    ok(&f.run(script, &["gamevm", "prepare", "begin", "-"], &[]));
+    let out = f.run(
+        script,
+        &["gamevm", "release", "end", "-"],
+        &[
+            ("HANG_ON", "systemctl start -- display-manager.service"),
+            ("PASSPLAN_STEP_TIMEOUT", "1"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("passplan handback gamevm"));
+    assert!(state(&f).exists(), "kept for the next try");
+    ok(&f.run(script, &["gamevm", "release", "end", "-"], &[]));
+    assert!(!state(&f).exists());
+}
+
+/// Issue 13, item 8: the hugepages reserved by the earlier prepare hook are given back when
+/// the handoff aborts the start, without relying on libvirt's release; when libvirt does run
+/// release afterwards, nothing is given back twice.
+#[test]
+fn a_failed_handoff_gives_back_the_hugepages_of_the_same_start() {
+    let s4 = example("seed-004");
+    let f = Fake::new();
+    f.install(&s4);
+    fake_display(&f);
+    let pool = f.path("sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages");
+    write(&pool, "100\n");
+    let hp_state = f.path("run/passplan/gamevm.hugepages");
+    let prepare = |rel: &str, extra: &[(&str, &str)]| {
+        f.run_installed(
+            &format!("qemu.d/gamevm/prepare/begin/{rel}"),
+            &["gamevm", "prepare", "begin", "-"],
+            extra,
+        )
+    };
+    ok(&prepare("10-passplan-hugepages.sh", &[]));
+    assert_eq!(read(&pool).trim(), "12388", "100 + 24 GiB of 2 MiB pages");
+    assert!(hp_state.exists());
+
+    let out = prepare(
+        "30-passplan-handoff.sh",
+        &[("FAIL_ON", "modprobe -r -- nvidia_uvm")],
+    );
+    assert!(!out.status.success());
+    assert_eq!(read(&pool).trim(), "100", "the start's pages are back");
+    assert!(!hp_state.exists());
+    assert_eq!(read(&f.path("sys/class/vtconsole/vtcon1/bind")).trim(), "1");
+
+    // libvirt's release after the aborted start, through the dispatcher: nothing twice.
+    let out = f.run_installed("qemu", &["gamevm", "release", "end", "-"], &[]);
+    ok(&out);
+    assert_eq!(read(&pool).trim(), "100");
 }
 
 #[test]

@@ -58,6 +58,7 @@ struct Placed {
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
     let cx = input.checked.context();
     let mut first: Option<&Vm> = None;
+    let mut handed_over: Vec<&str> = Vec::new();
     for vm in &input.checked.spec.vms {
         let name = &vm.name.value;
         // The name becomes a directory: re-check what the decoder promised, since a bad name
@@ -67,7 +68,11 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
         placed.extend(hugepages::scripts(&cx, input.source, vm)?);
         placed.extend(governor::scripts(input.source, vm)?);
         placed.extend(isolation::scripts(&cx, input.source, vm, &mut out.notes));
-        placed.extend(handoff::scripts(&cx, input.source, vm)?);
+        let handoff = handoff::scripts(&cx, input.source, vm, &placed)?;
+        if !handoff.is_empty() {
+            handed_over.push(name.as_str());
+        }
+        placed.extend(handoff);
         placed.extend(user::scripts(input.source, vm)?);
         if placed.is_empty() {
             continue;
@@ -92,11 +97,36 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
             });
         }
     }
+    if !handed_over.is_empty() {
+        // Once for the host, however many files and VMs carry the handoff.
+        let vms = handed_over.join(", ");
+        out.notes.push(format!(
+            "single-GPU handoff: while VM {vms} runs, this host has no display (the display \
+             manager is stopped and the GPU belongs to the guest); reach it over SSH, where \
+             `passplan handback VM` gives the display back if the release after the VM fails"
+        ));
+    }
     if let Some(vm) = first {
         out.artifacts
             .push(dispatcher::artifact(&input.source.locate(&vm.name)));
     }
     Ok(())
+}
+
+/// The release copy of a VM's single-GPU handoff script, which undoes the steps its prepare
+/// recorded in `/run/passplan/<vm>.handoff` (what `passplan handback` runs).
+pub fn handoff_release_script(vm: &str) -> String {
+    format!(
+        "{}/{}/{:02}-passplan-handoff.sh",
+        vm_dir(vm),
+        HookPhase::ReleaseEnd.as_path(),
+        handoff::RELEASE_ORDER
+    )
+}
+
+/// Where a VM's handoff record lives, under `/run`.
+pub fn handoff_record(vm: &str) -> String {
+    format!("/run/passplan/{vm}.handoff")
 }
 
 /// `/etc/libvirt/hooks/qemu.d/<vm>`.
