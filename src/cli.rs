@@ -110,6 +110,16 @@ enum CommandArgs {
         #[arg(long)]
         yes: bool,
     },
+    /// Give the display back after a single-GPU handoff whose automatic release failed: runs
+    /// the VM's handoff release script, which undoes the steps recorded under /run/passplan/.
+    /// Asks nothing, so it works over SSH.
+    Handback {
+        /// The VM that took the host's GPU.
+        vm: String,
+        /// The root whose handoff to undo (a directory is only listed, not changed).
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+    },
     /// Show what the host looks like: IOMMU groups, GPUs, CPU topology, boot setup.
     Host {
         /// Read the host from this directory instead of `/`.
@@ -199,6 +209,7 @@ where
         CommandArgs::Rollback { root, yes } => Command::Rollback { root, yes },
         CommandArgs::Host { root, json, spec } => Command::Host { root, json, spec },
         CommandArgs::Explain { code } => Command::Explain { code },
+        CommandArgs::Handback { vm, root } => Command::Handback { vm, root },
     };
     Ok(Config {
         command,

@@ -197,6 +197,26 @@ fn the_examples_get_the_trees_their_specs_ask_for() {
     }
 }
 
+/// Issue 13, item 8: the plan of a single-GPU host says once that the host has no display
+/// while the VM runs; other hosts do not hear it.
+#[test]
+fn a_single_gpu_host_is_told_once_it_has_no_display_while_the_vm_runs() {
+    let said = |d: &Desired| {
+        d.notes
+            .iter()
+            .filter(|n| n.contains("this host has no display"))
+            .count()
+    };
+    let s4 = example("seed-004");
+    assert_eq!(said(&s4), 1, "{:#?}", s4.notes);
+    assert!(
+        s4.notes
+            .iter()
+            .any(|n| n.contains("VM gamevm runs") && n.contains("passplan handback VM"))
+    );
+    assert_eq!(said(&example("workstation")), 0);
+}
+
 #[test]
 fn inline_specs_emit_every_feature() {
     let cases = inline_cases();
@@ -582,21 +602,17 @@ impl Fake {
         self.run_file(&script, args, extra)
     }
 
-    /// Install every artifact of `d` under `hooks/` as it would land under
-    /// `/etc/libvirt/hooks`, so that scripts find their siblings.
+    /// Install every artifact of `d` where it lands on a host, the fake directory standing
+    /// for `/`, so that scripts find their siblings.
     fn install(&self, d: &Desired) {
         for a in &d.artifacts {
-            let rel = a
-                .path
-                .strip_prefix("/etc/libvirt/hooks/")
-                .expect("a hook path");
-            write_exec(&self.path("hooks").join(rel), &a.content);
+            write_exec(&self.path(&a.path[1..]), &a.content);
         }
     }
 
-    /// Run an installed script (`rel` under `hooks/`) against the fake roots.
+    /// Run an installed script (`rel` under `etc/libvirt/hooks/`) against the fake roots.
     fn run_installed(&self, rel: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
-        self.run_file(&self.path("hooks").join(rel), args, extra)
+        self.run_file(&self.path("etc/libvirt/hooks").join(rel), args, extra)
     }
 
     fn run_file(&self, script: &Path, args: &[&str], extra: &[(&str, &str)]) -> Output {
@@ -957,6 +973,72 @@ fn a_failed_handoff_gives_back_the_hugepages_of_the_same_start() {
     let out = f.run_installed("qemu", &["gamevm", "release", "end", "-"], &[]);
     ok(&out);
     assert_eq!(read(&pool).trim(), "100");
+}
+
+fn passplan_bin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_passplan"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run passplan")
+}
+
+/// Issue 13, item 8: `passplan handback VM` reads the record a real prepare left and names
+/// the steps it undoes; on a directory that is not this machine it runs nothing.
+#[test]
+fn handback_lists_the_recorded_steps_and_runs_nothing_on_a_directory() {
+    let s4 = example("seed-004");
+    let f = Fake::new();
+    f.install(&s4);
+    fake_display(&f);
+    ok(&f.run_installed(
+        "qemu.d/gamevm/prepare/begin/30-passplan-handoff.sh",
+        &["gamevm", "prepare", "begin", "-"],
+        &[],
+    ));
+    let record = f.path("run/passplan/gamevm.handoff");
+    let recorded = read(&record);
+    let root = f.dir.path().to_str().expect("UTF-8 path");
+
+    let out = passplan_bin(&["handback", "gamevm", "--root", root]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let steps: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  - "))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "load the module nvidia",
+            "load the module nvidia_uvm",
+            "load the module nvidia_drm",
+            "bind efi-framebuffer.0 to efi-framebuffer",
+            "bind the console vtcon1",
+            "start display-manager.service",
+        ]
+    );
+    assert!(stdout.contains("Not run:"), "{stdout}");
+    assert_eq!(read(&record), recorded, "a directory is not changed");
+
+    // The release script gone (spec changed by hand): refused, the record kept.
+    fs::remove_file(f.path("etc/libvirt/hooks/qemu.d/gamevm/release/end/20-passplan-handoff.sh"))
+        .expect("rm");
+    let out = passplan_bin(&["handback", "gamevm", "--root", root]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is missing"));
+    assert!(record.exists());
+
+    // Nothing recorded: nothing to do.
+    fs::remove_file(&record).expect("rm");
+    let out = passplan_bin(&["handback", "gamevm", "--root", root]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing to hand back"));
+
+    // A name that would leave /run/passplan.
+    let out = passplan_bin(&["handback", "../etc/x", "--root", root]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a VM name"));
 }
 
 #[test]
