@@ -15,7 +15,10 @@
 //!
 //! State a script must carry from prepare to release lives in `/run/passplan/<vm>.<kind>`:
 //! `/run` is a tmpfs, so a reboot forgets the state exactly when the kernel forgets the
-//! hugepages and governors it describes.
+//! hugepages and governors it describes. What several running VMs share (the governor, the
+//! host's `AllowedCPUs=`) is computed from the set of VMs running now: each records what it
+//! asked for in `/run/passplan/running/<vm>.<kind>`, and the host's own governors are saved
+//! once in `/run/passplan/host.governor`.
 //!
 //! Every value from the spec or the host is validated here (a name, a governor, a module name)
 //! and reaches a script only through [`shell::quote`]. No script calls `virsh` or any libvirt
