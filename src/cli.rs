@@ -75,6 +75,10 @@ enum CommandArgs {
         /// With --prune: delete the removed domains' UEFI variable stores too.
         #[arg(long, requires = "prune")]
         prune_nvram: bool,
+        /// Take over the domain NAME, which passplan did not define (made in virt-manager or
+        /// with virsh), and redefine it from the spec. Repeatable.
+        #[arg(long, value_name = "NAME")]
+        adopt: Vec<String>,
     },
     /// Converge the machine to the spec (or to a saved plan).
     Apply {
@@ -99,6 +103,10 @@ enum CommandArgs {
         /// With --prune: delete the removed domains' UEFI variable stores too.
         #[arg(long, requires = "prune")]
         prune_nvram: bool,
+        /// Take over the domain NAME, which passplan did not define (made in virt-manager or
+        /// with virsh), and redefine it from the spec. Repeatable.
+        #[arg(long, value_name = "NAME")]
+        adopt: Vec<String>,
     },
     /// Restore the files the last apply changed.
     Rollback {
@@ -108,6 +116,16 @@ enum CommandArgs {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+    /// Give the display back after a single-GPU handoff whose automatic release failed: runs
+    /// the VM's handoff release script, which undoes the steps recorded under /run/passplan/.
+    /// Asks nothing, so it works over SSH.
+    Handback {
+        /// The VM that took the host's GPU.
+        vm: String,
+        /// The root whose handoff to undo (a directory is only listed, not changed).
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
     },
     /// Show what the host looks like: IOMMU groups, GPUs, CPU topology, boot setup.
     Host {
@@ -157,6 +175,7 @@ where
             connect,
             prune,
             prune_nvram,
+            adopt,
         } => Command::Plan {
             spec,
             root,
@@ -169,6 +188,7 @@ where
                     connect,
                     prune,
                     prune_nvram,
+                    adopt: adopt.into_iter().collect(),
                 },
             },
         },
@@ -180,6 +200,7 @@ where
             connect,
             prune,
             prune_nvram,
+            adopt,
         } => Command::Apply {
             target,
             root,
@@ -190,12 +211,14 @@ where
                     connect,
                     prune,
                     prune_nvram,
+                    adopt: adopt.into_iter().collect(),
                 },
             },
         },
         CommandArgs::Rollback { root, yes } => Command::Rollback { root, yes },
         CommandArgs::Host { root, json, spec } => Command::Host { root, json, spec },
         CommandArgs::Explain { code } => Command::Explain { code },
+        CommandArgs::Handback { vm, root } => Command::Handback { vm, root },
     };
     Ok(Config {
         command,

@@ -164,7 +164,9 @@ pub fn apply_with(
             return Err(ApplyError::Stale { path: path.clone() });
         }
     }
-    let drifted: Vec<String> = file_changes
+    // Files and domains alike: a hand edit is never overwritten unasked.
+    let drifted: Vec<String> = plan
+        .changes
         .iter()
         .filter(|c| c.drift)
         .map(|c| c.path.clone())
@@ -265,17 +267,62 @@ pub fn apply_with(
         }
     }
     if let (Some(hv), Some(lv)) = (hv, &plan.libvirt) {
+        let mut done = Vec::new();
+        let mut failed = None;
         for change in domain_changes {
             let name = domain_of(&change.path).unwrap_or_default();
-            match (&change.after, change.action) {
-                (Some(xml), Action::Create | Action::Update) => hv.define(xml)?,
-                _ => hv.undefine(name, lv.keep_nvram)?,
+            let result = match (&change.after, change.action) {
+                (Some(xml), Action::Create | Action::Update) => hv.define(xml),
+                _ => hv.undefine(name, lv.keep_nvram),
+            };
+            if let Err(e) = result {
+                failed = Some(e);
+                break;
             }
             writeln!(progress, "{} {}", change.action.symbol(), change.path)?;
             report.domains += 1;
+            done.push(change);
+        }
+        // The domains defined before a failure are passplan's as they are now.
+        record_domains(sys, &*hv, &done)?;
+        if let Some(e) = failed {
+            return Err(e.into());
         }
     }
     Ok(report)
+}
+
+/// Record in the ownership state the fingerprint of each domain's owned part as libvirt now has
+/// it (after its define added uuid, addresses and MACs), so that the next plan tells a later
+/// hand edit from passplan's own define. The state was written before the domains (the journal
+/// covers it); this second write only adds the fingerprints.
+fn record_domains(
+    sys: &mut dyn System,
+    hv: &dyn Hypervisor,
+    changes: &[&crate::plan::Change],
+) -> Result<(), ApplyError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut state = State::load(sys)?;
+    for change in changes {
+        let name = domain_of(&change.path).unwrap_or_default();
+        let hash = hv
+            .inactive_xml(name)?
+            .and_then(|xml| crate::plan::domains::owned_hash(&xml).ok());
+        match hash {
+            Some(h) if state.domains.contains(name) => {
+                state.domain_hashes.insert(name.to_owned(), h);
+            }
+            _ => {
+                state.domain_hashes.remove(name);
+            }
+        }
+    }
+    let domains = state.domains.clone();
+    state.domain_hashes.retain(|n, _| domains.contains(n));
+    state.save(sys)?;
+    Ok(())
 }
 
 fn change_file(
@@ -363,4 +410,89 @@ pub fn rollback(sys: &mut dyn System, progress: &mut dyn Write) -> Result<usize,
         writeln!(progress, "restored {}", entry.path)?;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::desired::{Desired, DomainDef};
+    use crate::hypervisor::FakeHypervisor;
+    use crate::hypervisor::tree::Element;
+    use crate::plan::domains::{self, Removal};
+    use crate::system::RealSystem;
+
+    const XML: &str = "<domain type='qemu'><name>t</name><memory unit='MiB'>128</memory>\
+        <currentMemory unit='MiB'>128</currentMemory><vcpu placement='static'>1</vcpu>\
+        <os><type arch='x86_64' machine='pc'>hvm</type></os><clock offset='utc'/>\
+        <on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>\
+        <devices/></domain>";
+
+    /// The plan `passplan plan` would make for `desired` on an empty root with `hv`.
+    fn plan_for(root: &std::path::Path, hv: &FakeHypervisor, desired: &Desired) -> Plan {
+        let sys = RealSystem::new(root);
+        let sys = &sys;
+        let host = crate::host::discover(root).unwrap();
+        let observed = crate::plan::observe(sys, desired, State::load(sys).unwrap()).unwrap();
+        let mut plan = crate::plan::plan(desired, &observed, &host);
+        let live = domains::observe(hv, desired, &observed.state).unwrap();
+        plan.add_domains(domains::plan(
+            desired,
+            &live,
+            &observed.state,
+            Removal::default(),
+            &BTreeSet::new(),
+        ));
+        plan
+    }
+
+    fn run(
+        sys: &mut RealSystem,
+        hv: &mut FakeHypervisor,
+        plan: &Plan,
+        force: bool,
+    ) -> Result<Report, ApplyError> {
+        apply_with(sys, Some(hv), plan, Options { force }, &mut Vec::new())
+    }
+
+    /// Issue 13, item 6: the state records the fingerprint of what passplan defined, and a later
+    /// `virsh edit` of an owned element is refused without --force, like a hand-edited file.
+    #[test]
+    fn a_hand_edited_domain_is_drift_that_apply_refuses_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sys = RealSystem::new(dir.path());
+        let mut hv = FakeHypervisor::default();
+        let desired = Desired {
+            domains: vec![DomainDef {
+                name: "t".into(),
+                xml: XML.into(),
+            }],
+            ..Desired::default()
+        };
+        let plan = plan_for(dir.path(), &hv, &desired);
+        run(&mut sys, &mut hv, &plan, false).unwrap();
+        let state = State::load(&sys).unwrap();
+        assert_eq!(
+            state.domain_hashes.get("t"),
+            Some(&domains::owned_hash(&hv.domains["t"]).unwrap()),
+            "the fingerprint of the definition as libvirt keeps it"
+        );
+        assert!(!plan_for(dir.path(), &hv, &desired).has_changes());
+
+        let mut tree = Element::parse(&hv.domains["t"]).unwrap();
+        tree.child_mut("memory").unwrap().text = "64".into();
+        hv.domains.insert("t".into(), tree.to_xml());
+        let plan = plan_for(dir.path(), &hv, &desired);
+        assert!(plan.changes[0].drift);
+        let defines = hv.defines;
+        let err = run(&mut sys, &mut hv, &plan, false).unwrap_err();
+        assert!(
+            matches!(&err, ApplyError::Drift { paths } if paths == &["domain:t"]),
+            "{err}"
+        );
+        assert_eq!(hv.defines, defines, "nothing defined");
+        run(&mut sys, &mut hv, &plan, true).unwrap();
+        assert!(!plan_for(dir.path(), &hv, &desired).has_changes());
+    }
 }

@@ -25,7 +25,7 @@ pub struct ApplyArgs {
 }
 
 /// Whether the process runs as root (uid 0), read from procfs (no libc needed).
-fn is_root() -> bool {
+pub(super) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

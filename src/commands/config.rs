@@ -61,6 +61,13 @@ pub enum Command {
         /// A spec whose CPU placement to show.
         spec: Option<PathBuf>,
     },
+    /// `passplan handback`.
+    Handback {
+        /// The VM whose handoff to undo.
+        vm: String,
+        /// Host root.
+        root: PathBuf,
+    },
     /// `passplan explain`.
     Explain {
         /// The code, or `None` to list all.

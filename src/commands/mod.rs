@@ -6,6 +6,7 @@ mod build;
 mod check;
 mod config;
 mod explain;
+mod handback;
 mod host;
 mod plan;
 
@@ -47,6 +48,7 @@ pub fn execute(
             host::run(config, root, *json, spec.as_deref(), out, err)
         }
         Command::Explain { code } => explain::run(code.as_deref(), out, err),
+        Command::Handback { vm, root } => handback::run(vm, root, out, err),
     }
 }
 

@@ -36,6 +36,9 @@ pub struct LibvirtArgs {
     pub prune: bool,
     /// `--prune-nvram`: and delete their NVRAM.
     pub prune_nvram: bool,
+    /// `--adopt NAME` (repeatable): take over these domains although passplan did not define
+    /// them.
+    pub adopt: std::collections::BTreeSet<String>,
 }
 
 /// The libvirt URI to use: `--connect`, else (on the running machine only) the spec's
@@ -135,7 +138,7 @@ pub(super) fn compute(
             prune: libvirt.prune,
             delete_nvram: libvirt.prune_nvram,
         };
-        let part = crate::plan::domains::plan(&desired, &live, &state, removal);
+        let part = crate::plan::domains::plan(&desired, &live, &state, removal, &libvirt.adopt);
         if !part.refusals.is_empty() {
             for why in &part.refusals {
                 writeln!(err, "error: {why}")?;

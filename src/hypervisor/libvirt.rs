@@ -34,6 +34,14 @@ fn is_no_domain(e: &virt::error::Error) -> bool {
     matches!(e.code(), virt::enumutil::Enum::Known(ErrorNumber::NoDomain))
 }
 
+/// libvirt's answer to a flag the driver does not implement ("unsupported flags").
+fn is_unsupported_flag(e: &virt::error::Error) -> bool {
+    matches!(
+        e.code(),
+        virt::enumutil::Enum::Known(ErrorNumber::InvalidArg | ErrorNumber::NoSupport)
+    )
+}
+
 impl LibvirtHypervisor {
     /// Connect to `uri` (read-write: plan reads, apply defines).
     pub fn open(uri: &str) -> Result<Self, HypervisorError> {
@@ -99,22 +107,26 @@ impl Hypervisor for LibvirtHypervisor {
             .conn
             .lookup_domain_by_name(name)
             .map_err(|e| call("look up", name, &e))?;
-        // The NVRAM flags only mean something for a domain with a variable store (and some
-        // drivers, like the test driver, refuse them otherwise).
-        let has_nvram = dom
-            .xml_desc(sys::VIR_DOMAIN_XML_INACTIVE)
-            .ok()
-            .and_then(|x| super::tree::Element::parse(&x).ok())
-            .is_some_and(|d| d.child("os").and_then(|o| o.child("nvram")).is_some());
-        let nvram = if !has_nvram {
-            0
-        } else if keep_nvram {
+        // Whether a domain has a variable store cannot be read from its inactive XML: when
+        // libvirt chose the firmware itself (`<os firmware='efi'>`) the XML names no `<nvram>`,
+        // yet the store exists after the first start and a plain undefine fails ("cannot
+        // undefine domain with nvram"). So always say what to do with one: both flags are
+        // harmless for a domain without a store.
+        let flags = if keep_nvram {
             sys::VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
         } else {
             sys::VIR_DOMAIN_UNDEFINE_NVRAM
         };
-        dom.undefine_flags(nvram)
-            .map_err(|e| call("undefine", name, &e))
+        match dom.undefine_flags(flags) {
+            Ok(()) => Ok(()),
+            // A driver without variable stores may refuse the flag it has no use for (the
+            // test driver refuses VIR_DOMAIN_UNDEFINE_NVRAM): then there is no store to keep or
+            // delete, and the plain undefine is the right one.
+            Err(e) if is_unsupported_flag(&e) => dom
+                .undefine_flags(0)
+                .map_err(|e| call("undefine", name, &e)),
+            Err(e) => Err(call("undefine", name, &e)),
+        }
     }
 
     fn is_active(&self, name: &str) -> Result<bool, HypervisorError> {

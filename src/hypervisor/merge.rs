@@ -47,6 +47,32 @@ const CARRIED_DEVICE_CHILDREN: &[&str] = &["address", "mac", "alias"];
 /// Attributes libvirt fills in on `<cpu>` when they are left out.
 const CPU_DEFAULTED: &[&str] = &["check", "match", "migratable"];
 
+/// The part of a definition passplan owns: the [`OWNED`] top-level elements and the devices of
+/// the [`OWNED_DEVICES`] kinds, in their order. Comparing this part of two definitions tells a
+/// change to passplan's elements (drift) from one to everything else, which is the user's.
+pub fn owned_part(domain: &Element) -> Element {
+    let mut out = Element {
+        children: Vec::new(),
+        ..domain.clone()
+    };
+    for c in &domain.children {
+        if OWNED.contains(&c.name.as_str()) {
+            out.children.push(c.clone());
+        } else if c.name == "devices" {
+            out.children.push(Element {
+                children: c
+                    .children
+                    .iter()
+                    .filter(|d| OWNED_DEVICES.contains(&d.name.as_str()))
+                    .cloned()
+                    .collect(),
+                ..c.clone()
+            });
+        }
+    }
+    out
+}
+
 /// The definition to give libvirt: `desired` (passplan's XML) merged over `live` (the current
 /// inactive definition, if the domain exists).
 pub fn merge(desired: &Element, live: Option<&Element>) -> Element {

@@ -1,6 +1,13 @@
 //! The libvirt part of a plan: each desired domain merged over its live inactive definition
 //! and compared as canonical trees; domains passplan defined that left the spec; version gates.
 //!
+//! Domains are adopted, never taken over: a defined domain whose name matches a spec VM but
+//! that passplan did not define (not in the ownership state: made in virt-manager) is left
+//! alone and listed in [`LibvirtPlan::unmanaged`] until the user names it with `--adopt`. A
+//! managed domain whose owned part ([`owned_hash`]) differs from what passplan last defined was
+//! edited behind its back (`virsh edit`): its change is marked as drift, which apply refuses
+//! without `--force`, exactly like a hand-edited file.
+//!
 //! [`observe`] reads through a [`Hypervisor`]; [`plan`] is pure. A domain change is a
 //! [`Change`] at the address `domain:<name>` whose `before` and `after` are canonical XML, so
 //! the file diff renderer shows it, and whose `after` is exactly what apply defines.
@@ -55,6 +62,10 @@ pub struct LibvirtPlan {
     pub keep_nvram: bool,
     /// The domains passplan manages after this plan (recorded in the ownership state).
     pub managed: BTreeSet<String>,
+    /// Spec VMs whose name a domain passplan did not define already has: left alone until
+    /// `--adopt NAME`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unmanaged: BTreeSet<String>,
 }
 
 /// What to do with domains passplan defined that the spec no longer has.
@@ -95,6 +106,23 @@ pub fn canonical_text(xml: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// SHA-256 of the part of a definition passplan owns ([`merge::owned_part`] of the canonical
+/// tree), the fingerprint the ownership state keeps to notice hand edits.
+pub fn owned_hash(xml: &str) -> Result<String, String> {
+    Element::parse(xml)
+        .map(|e| sha256(merge::owned_part(&e.canonical()).to_xml().as_bytes()))
+        .map_err(|e| e.to_string())
+}
+
+/// Whether a managed domain's owned part is no longer what passplan last defined. Unknown
+/// (no fingerprint recorded, unreadable XML) is not drift: there is nothing to compare with.
+fn drifted(state: &State, name: &str, live: &LiveDomain) -> bool {
+    state
+        .domain_hashes
+        .get(name)
+        .is_some_and(|h| owned_hash(&live.xml).is_ok_and(|now| &now != h))
+}
+
 /// The domain part of a plan.
 #[derive(Debug, Clone, Default)]
 pub struct DomainPlan {
@@ -108,16 +136,33 @@ pub struct DomainPlan {
     pub libvirt: Option<LibvirtPlan>,
 }
 
-/// Compute the domain changes. Pure.
+/// Compute the domain changes. Pure. `adopt` names the domains passplan may take over although
+/// it did not define them.
 pub fn plan(
     desired: &Desired,
     observed: &ObservedDomains,
     state: &State,
     removal: Removal,
+    adopt: &BTreeSet<String>,
 ) -> DomainPlan {
     let mut out = DomainPlan::default();
     let mut hashes = BTreeMap::new();
+    let mut unmanaged = BTreeSet::new();
+    for name in adopt {
+        if !desired.domains.iter().any(|d| &d.name == name) {
+            out.notes.push(format!(
+                "--adopt {name}: the spec has no VM `{name}`, so there is nothing to adopt"
+            ));
+        }
+    }
     for def in &desired.domains {
+        let live = observed.live.get(&def.name);
+        let adopting = live.is_some() && !state.domains.contains(&def.name);
+        if adopting && !adopt.contains(&def.name) {
+            // Someone else's domain (virt-manager, virsh define): never redefined unasked.
+            unmanaged.insert(def.name.clone());
+            continue;
+        }
         let want = match Element::parse(&def.xml) {
             Ok(e) => e,
             Err(e) => {
@@ -126,7 +171,6 @@ pub fn plan(
                 continue;
             }
         };
-        let live = observed.live.get(&def.name);
         let live_tree = match live.map(|l| Element::parse(&l.xml)).transpose() {
             Ok(t) => t,
             Err(e) => {
@@ -152,27 +196,32 @@ pub fn plan(
         }
         let (action, reason) = match live {
             None => (Action::Create, "define the domain (validated by libvirt)"),
+            Some(_) if adopting => (
+                Action::Update,
+                "adopt (--adopt): redefine with passplan's elements; libvirt's and unmanaged ones kept",
+            ),
             Some(_) => (
                 Action::Update,
                 "redefine with passplan's elements; libvirt's and unmanaged ones kept",
             ),
         };
+        let drift = live.is_some_and(|l| drifted(state, &def.name, l));
         if live.is_some_and(|l| l.active) {
             out.notes.push(format!(
                 "VM `{}` is running: its new definition takes effect at its next start (shut it down, then start it)",
                 def.name
             ));
         }
-        out.changes.push(domain_change(
-            action,
-            &def.name,
-            before,
-            Some(after),
-            reason,
-        ));
+        let mut change = domain_change(action, &def.name, before, Some(after), reason);
+        change.drift = drift;
+        out.changes.push(change);
     }
     let wanted: BTreeSet<&str> = desired.domains.iter().map(|d| d.name.as_str()).collect();
-    let mut managed: BTreeSet<String> = wanted.iter().map(|n| (*n).to_owned()).collect();
+    let mut managed: BTreeSet<String> = wanted
+        .iter()
+        .filter(|n| !unmanaged.contains(**n))
+        .map(|n| (*n).to_owned())
+        .collect();
     for name in &state.domains {
         if wanted.contains(name.as_str()) {
             continue;
@@ -203,14 +252,16 @@ pub fn plan(
                 "VM `{name}` is running: undefining leaves it running until it stops, then it is gone"
             ));
         }
-        out.changes
-            .push(domain_change(Action::Delete, name, before, None, reason));
+        let mut change = domain_change(Action::Delete, name, before, None, reason);
+        change.drift = drifted(state, name, live);
+        out.changes.push(change);
     }
     out.libvirt = Some(LibvirtPlan {
         uri: observed.uri.clone(),
         observed: hashes,
         keep_nvram: !removal.delete_nvram,
         managed,
+        unmanaged,
     });
     out
 }
@@ -259,15 +310,24 @@ mod tests {
         }
     }
 
+    /// The ownership state after passplan defined `names`.
+    fn managing(names: &[&str]) -> State {
+        State {
+            domains: names.iter().map(|n| (*n).to_owned()).collect(),
+            ..State::default()
+        }
+    }
+
     /// Plan, define what the plan says, plan again: the second plan must be empty.
     fn converge(hv: &mut dyn Hypervisor, xml: &str) -> (DomainPlan, DomainPlan) {
-        let state = State::default();
+        let state = managing(&["t"]);
         let d = desired(xml);
         let first = plan(
             &d,
             &observe(hv, &d, &state).unwrap(),
             &state,
             Removal::default(),
+            &BTreeSet::new(),
         );
         for c in &first.changes {
             hv.define(c.after.as_deref().unwrap()).unwrap();
@@ -277,6 +337,7 @@ mod tests {
             &observe(hv, &d, &state).unwrap(),
             &state,
             Removal::default(),
+            &BTreeSet::new(),
         );
         (first, second)
     }
@@ -305,13 +366,14 @@ mod tests {
             "<devices/>",
             "<features><hyperv><avic state='on'/></hyperv></features><devices/>",
         );
-        let state = State::default();
+        let state = managing(&["t"]);
         let d = desired(&xml.replace("128", "256"));
         let p = plan(
             &d,
             &observe(&hv, &d, &state).unwrap(),
             &state,
             Removal::default(),
+            &BTreeSet::new(),
         );
         assert!(
             p.notes
@@ -336,7 +398,13 @@ mod tests {
         };
         let none = Desired::default();
         let observed = observe(&hv, &none, &state).unwrap();
-        let kept = plan(&none, &observed, &state, Removal::default());
+        let kept = plan(
+            &none,
+            &observed,
+            &state,
+            Removal::default(),
+            &BTreeSet::new(),
+        );
         assert!(kept.changes.is_empty());
         assert!(kept.notes[0].contains("--prune"));
         assert!(kept.libvirt.unwrap().managed.contains("t"));
@@ -348,6 +416,7 @@ mod tests {
                 prune: true,
                 delete_nvram: false,
             },
+            &BTreeSet::new(),
         );
         assert_eq!(pruned.changes[0].action, Action::Delete);
         let lv = pruned.libvirt.unwrap();
@@ -361,7 +430,7 @@ mod tests {
         let mut hv = crate::hypervisor::LibvirtHypervisor::open("test:///default").unwrap();
         assert!(hv.version() >= (6, 0, 0));
         let xml = XML.replace("<name>t</name>", "<name>passplan-unit</name>");
-        let state = State::default();
+        let state = managing(&["passplan-unit"]);
         let d = Desired {
             domains: vec![DomainDef {
                 name: "passplan-unit".into(),
@@ -374,6 +443,7 @@ mod tests {
             &observe(&hv, &d, &state).unwrap(),
             &state,
             Removal::default(),
+            &BTreeSet::new(),
         );
         assert_eq!(first.changes[0].action, Action::Create);
         hv.define(first.changes[0].after.as_deref().unwrap())
@@ -384,9 +454,145 @@ mod tests {
             &observe(&hv, &d, &state).unwrap(),
             &state,
             Removal::default(),
+            &BTreeSet::new(),
         );
         assert!(second.changes.is_empty(), "{:#?}", second.changes);
         hv.undefine("passplan-unit", true).unwrap();
         assert_eq!(hv.inactive_xml("passplan-unit").unwrap(), None);
+    }
+
+    /// `hv`'s definition of `name` with `edit` applied to its tree, as `virsh edit` would.
+    fn hand_edit(hv: &mut FakeHypervisor, name: &str, edit: impl FnOnce(&mut Element)) {
+        let mut tree = Element::parse(&hv.domains[name]).unwrap();
+        edit(&mut tree);
+        hv.domains.insert(name.to_owned(), tree.to_xml());
+    }
+
+    fn plan_with(hv: &FakeHypervisor, d: &Desired, state: &State, adopt: &[&str]) -> DomainPlan {
+        let adopt = adopt.iter().map(|n| (*n).to_owned()).collect();
+        plan(
+            d,
+            &observe(hv, d, state).unwrap(),
+            state,
+            Removal::default(),
+            &adopt,
+        )
+    }
+
+    /// Issue 13, item 6: a domain made outside passplan is never redefined unasked.
+    #[test]
+    fn a_domain_passplan_did_not_define_is_left_alone_until_adopted() {
+        let mut hv = FakeHypervisor::default();
+        // Made in virt-manager: same name, other memory, and not in the ownership state.
+        hv.define(&XML.replace("128", "512")).unwrap();
+        let state = State::default();
+        let d = desired(XML);
+        let left = plan_with(&hv, &d, &state, &[]);
+        assert!(left.changes.is_empty(), "{:?}", left.changes);
+        let lv = left.libvirt.unwrap();
+        assert_eq!(lv.unmanaged, BTreeSet::from(["t".to_owned()]));
+        assert!(lv.managed.is_empty(), "never recorded as passplan's");
+
+        let adopted = plan_with(&hv, &d, &state, &["t", "ghost"]);
+        assert_eq!(adopted.changes.len(), 1);
+        assert_eq!(adopted.changes[0].action, Action::Update);
+        assert!(adopted.changes[0].reason.contains("--adopt"));
+        assert!(!adopted.changes[0].drift);
+        assert!(adopted.notes.iter().any(|n| n.contains("no VM `ghost`")));
+        let lv = adopted.libvirt.unwrap();
+        assert!(lv.unmanaged.is_empty() && lv.managed.contains("t"));
+
+        // Once managed, no --adopt is needed any more.
+        let later = plan_with(&hv, &d, &managing(&["t"]), &[]);
+        assert_eq!(later.changes.len(), 1);
+    }
+
+    /// Issue 13, item 6: `virsh edit` of an element passplan owns is drift; of anything else
+    /// it is not, and neither is a spec change.
+    #[test]
+    fn a_hand_edit_of_an_owned_element_is_drift_and_other_edits_are_not() {
+        let mut hv = FakeHypervisor::default();
+        converge(&mut hv, XML);
+        let mut state = managing(&["t"]);
+        state
+            .domain_hashes
+            .insert("t".into(), owned_hash(&hv.domains["t"]).unwrap());
+        let d = desired(XML);
+
+        // Not passplan's: a description. Kept by the merge, so no change and no drift.
+        hand_edit(&mut hv, "t", |t| {
+            let mut desc = Element::new("description");
+            desc.text = "mine".into();
+            t.children.push(desc);
+        });
+        assert!(plan_with(&hv, &d, &state, &[]).changes.is_empty());
+
+        // A spec change over an untouched owned part: a change, not drift.
+        let bigger = desired(&XML.replace("128", "256"));
+        let p = plan_with(&hv, &bigger, &state, &[]);
+        assert_eq!(p.changes.len(), 1);
+        assert!(!p.changes[0].drift);
+
+        // Passplan's: the memory, edited by hand.
+        hand_edit(&mut hv, "t", |t| {
+            t.child_mut("memory").unwrap().text = "64".into();
+        });
+        let p = plan_with(&hv, &d, &state, &[]);
+        assert_eq!(p.changes.len(), 1);
+        assert!(p.changes[0].drift, "the owned memory was edited by hand");
+
+        // A domain recorded before fingerprints existed: nothing to compare with, no drift.
+        state.domain_hashes.clear();
+        assert!(!plan_with(&hv, &d, &state, &[]).changes[0].drift);
+    }
+
+    /// libvirt's test driver has a domain named `test` that passplan never defined.
+    #[cfg(feature = "libvirt")]
+    #[test]
+    fn the_test_drivers_own_domain_is_not_taken_over() {
+        let hv = crate::hypervisor::LibvirtHypervisor::open("test:///default").unwrap();
+        let before = hv
+            .inactive_xml("test")
+            .unwrap()
+            .expect("the driver's domain");
+        let d = Desired {
+            domains: vec![DomainDef {
+                name: "test".into(),
+                xml: XML.replace("<name>t</name>", "<name>test</name>"),
+            }],
+            ..Desired::default()
+        };
+        let state = State::default();
+        let p = plan(
+            &d,
+            &observe(&hv, &d, &state).unwrap(),
+            &state,
+            Removal::default(),
+            &BTreeSet::new(),
+        );
+        assert!(p.changes.is_empty());
+        assert!(p.libvirt.unwrap().unmanaged.contains("test"));
+        assert_eq!(hv.inactive_xml("test").unwrap().unwrap(), before);
+    }
+
+    /// Undefine names what to do with a variable store however the XML looks, and copes with a
+    /// driver that refuses the flag (the test driver refuses deleting NVRAM).
+    #[cfg(feature = "libvirt")]
+    #[test]
+    fn the_test_driver_undefines_a_uefi_domain_keeping_or_deleting_nvram() {
+        let mut hv = crate::hypervisor::LibvirtHypervisor::open("test:///default").unwrap();
+        for (name, keep) in [("passplan-keep", true), ("passplan-delete", false)] {
+            let xml = XML
+                .replace("<name>t</name>", &format!("<name>{name}</name>"))
+                .replace(
+                    "<os><type arch='x86_64' machine='pc'>hvm</type></os>",
+                    "<os><type arch='x86_64' machine='pc'>hvm</type>\
+                 <loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>\
+                 <nvram>/var/lib/libvirt/qemu/nvram/vars.fd</nvram></os>",
+                );
+            hv.define(&xml).unwrap();
+            hv.undefine(name, keep).unwrap();
+            assert_eq!(hv.inactive_xml(name).unwrap(), None, "{name}");
+        }
     }
 }

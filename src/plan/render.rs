@@ -53,14 +53,32 @@ pub fn compact(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> 
 
 fn write_human(plan: &Plan, out: &mut dyn Write, color: bool, compact: bool) -> io::Result<()> {
     let p = Paint(color);
+    let unmanaged = plan.libvirt.as_ref().map(|l| &l.unmanaged);
+    let unmanaged = unmanaged.into_iter().flatten();
     if plan.has_changes() {
         writeln!(out, "passplan will make these changes, in this order:\n")?;
+    } else if unmanaged.clone().next().is_some() {
+        writeln!(
+            out,
+            "No changes. passplan leaves these domains alone until you adopt them:\n"
+        )?;
     } else {
         writeln!(out, "No changes. The host matches the spec.")?;
     }
     // Changes already shown, by (before, after): a second file with the same change (a prepare
     // and a release script with the same bytes) points at the first instead of repeating it.
     let mut shown: Vec<(&Option<String>, &Option<String>, &str)> = Vec::new();
+    // Domains passplan did not define: shown where they would be changed, never changed.
+    for name in unmanaged {
+        writeln!(
+            out,
+            "  {}~{} {}domain:{name}{} (not managed by passplan: pass --adopt {name} to take it over)\n",
+            p.on(YELLOW),
+            p.off(),
+            p.on(BOLD),
+            p.off()
+        )?;
+    }
     for change in &plan.changes {
         let colour = match change.action {
             Action::Create => GREEN,
@@ -196,4 +214,39 @@ fn write_human(plan: &Plan, out: &mut dyn Write, color: bool, compact: bool) -> 
 pub fn json(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, plan).map_err(io::Error::other)?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::Desired;
+    use crate::plan::domains::LibvirtPlan;
+
+    /// Issue 13, item 6: a domain passplan did not define is shown, with the way to adopt it,
+    /// and the plan does not claim the host matches the spec.
+    #[test]
+    fn an_unmanaged_domain_is_shown_with_the_flag_that_adopts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = crate::host::discover(dir.path()).unwrap();
+        let desired = Desired::default();
+        let mut plan = crate::plan::plan(&desired, &crate::plan::Observed::default(), &host);
+        plan.libvirt = Some(LibvirtPlan {
+            uri: "test:///default".into(),
+            observed: std::collections::BTreeMap::new(),
+            keep_nvram: true,
+            managed: std::collections::BTreeSet::new(),
+            unmanaged: ["win10".to_owned()].into(),
+        });
+        let mut out = Vec::new();
+        human(&plan, &mut out, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(
+                "\n  ~ domain:win10 (not managed by passplan: pass --adopt win10 to take it over)\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("The host matches the spec"), "{text}");
+        assert!(!plan.has_changes());
+    }
 }

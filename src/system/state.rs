@@ -30,6 +30,12 @@ pub struct State {
     /// on request, and a domain passplan never defined is never touched).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub domains: BTreeSet<String>,
+    /// Domain name → SHA-256 of the part of its definition passplan owns
+    /// (`plan::domains::owned_hash`), read back from libvirt right after passplan defined it, so
+    /// that a later change passplan did not make (`virsh edit`) shows as drift. A managed domain
+    /// without an entry (defined by an earlier version) has no drift check until its next define.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub domain_hashes: BTreeMap<String, String>,
     /// Kernel command-line parameter names passplan put there (so that one the spec no longer
     /// asks for is removed, and one passplan never wrote is never touched).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
@@ -75,6 +81,11 @@ pub fn sha256(bytes: &[u8]) -> String {
     })
 }
 
+/// Whether `s` is a SHA-256 as [`sha256`] writes it: 64 hex digits.
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 impl State {
     /// Load the state; a missing file is an empty state.
     pub fn load(sys: &dyn System) -> Result<Self, StateError> {
@@ -94,13 +105,20 @@ impl State {
                 ),
             });
         }
+        for (name, hash) in &state.domain_hashes {
+            if !is_sha256(hash) {
+                return Err(StateError::Invalid {
+                    why: format!("bad hash for domain `{}`", name.escape_debug()),
+                });
+            }
+        }
         for (path, file) in &state.files {
             if !crate::desired::valid_path(path) {
                 return Err(StateError::Invalid {
                     why: format!("bad path `{}`", path.escape_debug()),
                 });
             }
-            if file.sha256.len() != 64 || !file.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            if !is_sha256(&file.sha256) {
                 return Err(StateError::Invalid {
                     why: format!("bad hash for {path}"),
                 });
@@ -152,6 +170,19 @@ mod tests {
             sys.write(STATE_PATH, bad, 0o600).unwrap();
             assert!(matches!(State::load(&sys), Err(StateError::Invalid { .. })));
         }
+    }
+
+    #[test]
+    fn a_state_without_domain_hashes_loads_and_a_bad_domain_hash_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sys = RealSystem::new(dir.path());
+        let old = b"{\"format_version\":1,\"files\":{},\"last_apply\":2,\"domains\":[\"w\"]}";
+        sys.write(STATE_PATH, old, 0o600).unwrap();
+        let state = State::load(&sys).unwrap();
+        assert!(state.domains.contains("w") && state.domain_hashes.is_empty());
+        let bad = b"{\"format_version\":1,\"files\":{},\"last_apply\":2,\"domain_hashes\":{\"w\":\"00\"}}";
+        sys.write(STATE_PATH, bad, 0o600).unwrap();
+        assert!(matches!(State::load(&sys), Err(StateError::Invalid { .. })));
     }
 
     #[test]

@@ -201,3 +201,112 @@ fn apply_defines_converges_follows_spec_changes_and_runs_every_hook() {
     assert!(!virsh(&["dominfo", VM]).status.success(), "undefined");
     eprintln!("e2e took {:?}", started.elapsed());
 }
+
+const ADOPTED: &str = "passplan-test-adopt";
+
+/// Removes the adoption test's domain, with its UEFI variable store, whatever happened.
+struct CleanupAdopted;
+
+impl Drop for CleanupAdopted {
+    fn drop(&mut self) {
+        let _ = virsh(&["destroy", ADOPTED]);
+        if !virsh(&["undefine", "--nvram", ADOPTED]).status.success() {
+            let _ = virsh(&["undefine", ADOPTED]);
+        }
+        // Kept by passplan's prune (it keeps NVRAM unless --prune-nvram).
+        let _ = std::fs::remove_file(format!("/var/lib/libvirt/qemu/nvram/{ADOPTED}_VARS.fd"));
+    }
+}
+
+/// Issue 13, item 6: a domain made outside passplan (here with `virsh define`, as virt-manager
+/// would) is left alone until `--adopt`, then converges; and `--prune` undefines a UEFI guest
+/// whose firmware libvirt chose itself, after a start gave it a variable store that its
+/// inactive XML does not name.
+#[test]
+fn a_domain_made_outside_passplan_is_adopted_only_on_request_and_prunes_with_its_nvram() {
+    if !enabled(
+        "a_domain_made_outside_passplan_is_adopted_only_on_request_and_prunes_with_its_nvram",
+    ) {
+        return;
+    }
+    let _cleanup = CleanupAdopted;
+    let dir = tempfile::tempdir().unwrap();
+
+    // 1. Someone else's UEFI guest (firmware chosen by libvirt, no secure boot, so no SMM),
+    //    started once so that libvirt creates its variable store.
+    let xml = format!(
+        "<domain type='qemu'>\n  <name>{ADOPTED}</name>\n  <memory unit='MiB'>128</memory>\n  \
+         <vcpu>1</vcpu>\n  <os firmware='efi'>\n    <type arch='x86_64' machine='q35'>hvm</type>\n    \
+         <firmware>\n      <feature enabled='no' name='enrolled-keys'/>\n      \
+         <feature enabled='no' name='secure-boot'/>\n    </firmware>\n  </os>\n  \
+         <features><acpi/><apic/></features>\n  \
+         <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>\n  \
+         <devices/>\n</domain>\n"
+    );
+    let xml_path = dir.path().join("adopt.xml");
+    std::fs::write(&xml_path, xml).unwrap();
+    let out = virsh(&["define", xml_path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for step in ["start", "destroy"] {
+        let out = virsh(&[step, ADOPTED]);
+        assert!(
+            out.status.success(),
+            "virsh {step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let theirs = stdout(&virsh(&["dumpxml", "--inactive", ADOPTED]));
+    assert!(
+        theirs.contains("<memory unit='KiB'>131072</memory>"),
+        "{theirs}"
+    );
+
+    // 2. The spec has a VM of that name: plan shows it, changes nothing, and apply leaves it.
+    let spec_path = dir.path().join("host.kdl");
+    let spec_file = spec_path.to_str().unwrap();
+    std::fs::write(
+        &spec_path,
+        format!("vm \"{ADOPTED}\" {{\n    memory \"256MiB\"\n    cpu {{ vcpus 1 }}\n    firmware \"uefi\"\n    accel \"tcg\"\n}}\n"),
+    )
+    .unwrap();
+    let out = passplan(&["plan", "--detailed-exitcode", spec_file]);
+    assert_eq!(out.status.code(), Some(0), "nothing passplan may change");
+    assert!(
+        stdout(&out).contains(&format!(
+            "~ domain:{ADOPTED} (not managed by passplan: pass --adopt {ADOPTED} to take it over)"
+        )),
+        "the plan names the domain and the flag"
+    );
+    assert!(passplan(&["apply", "--yes", spec_file]).status.success());
+    assert_eq!(
+        stdout(&virsh(&["dumpxml", "--inactive", ADOPTED])),
+        theirs,
+        "untouched"
+    );
+
+    // 3. --adopt takes it over; the next plan (without the flag) is empty.
+    assert!(
+        passplan(&["apply", "--yes", "--adopt", ADOPTED, spec_file])
+            .status
+            .success()
+    );
+    let ours = stdout(&virsh(&["dumpxml", "--inactive", ADOPTED]));
+    assert!(
+        ours.contains("<memory unit='KiB'>262144</memory>"),
+        "{ours}"
+    );
+    let out = passplan(&["plan", "--detailed-exitcode", spec_file]);
+    assert_eq!(out.status.code(), Some(0), "an adopted domain converges");
+    assert!(stdout(&out).contains("No changes. The host matches the spec."));
+
+    // 4. Out of the spec and pruned: libvirt has a variable store for it, so the undefine must
+    //    say what to do with it (keep it, by default).
+    std::fs::write(&spec_path, "host\n").unwrap();
+    let out = passplan(&["apply", "--yes", "--prune", spec_file]);
+    assert!(out.status.success(), "prune undefines a UEFI guest");
+    assert!(!virsh(&["dominfo", ADOPTED]).status.success(), "undefined");
+}

@@ -193,6 +193,26 @@ fn the_examples_get_the_trees_their_specs_ask_for() {
     }
 }
 
+/// Issue 13, item 8: the plan of a single-GPU host says once that the host has no display
+/// while the VM runs; other hosts do not hear it.
+#[test]
+fn a_single_gpu_host_is_told_once_it_has_no_display_while_the_vm_runs() {
+    let said = |d: &Desired| {
+        d.notes
+            .iter()
+            .filter(|n| n.contains("this host has no display"))
+            .count()
+    };
+    let s4 = example("seed-004");
+    assert_eq!(said(&s4), 1, "{:#?}", s4.notes);
+    assert!(
+        s4.notes
+            .iter()
+            .any(|n| n.contains("VM gamevm runs") && n.contains("passplan handback VM"))
+    );
+    assert_eq!(said(&example("workstation")), 0);
+}
+
 #[test]
 fn inline_specs_emit_every_feature() {
     let cases = inline_cases();
@@ -205,7 +225,7 @@ fn inline_specs_emit_every_feature() {
     // Pinned: cores 6-11 and siblings 18-23 of 0-23.
     assert!(
         iso.content
-            .contains("host_cpus='0-5,12-17'\nall_cpus='0-23'\n")
+            .contains("vm_cpus='6-11,18-23'\nall_cpus='0-23'\n")
     );
     artifact(&d, &format!("{q}/release/end/10-passplan-isolation.sh"));
     let user = artifact(&d, &format!("{q}/prepare/begin/50-user-notify.sh"));
@@ -530,7 +550,8 @@ impl Fake {
         let f = Self {
             dir: tempfile::tempdir().expect("tempdir"),
         };
-        // Fake systemctl and modprobe log their arguments; FAIL_ON makes a matching call fail.
+        // Fake systemctl and modprobe log their arguments; FAIL_ON makes a matching call fail,
+        // HANG_ON makes it hang (a unit that never stops, a module stuck in use).
         let log = f.log();
         for tool in ["systemctl", "modprobe"] {
             write_exec(
@@ -538,6 +559,7 @@ impl Fake {
                 &format!(
                     "#!/bin/bash\necho \"{tool} $*\" >> '{}'\n\
                      if [[ -n ${{FAIL_ON-}} && \"{tool} $*\" == \"$FAIL_ON\" ]]; then exit 1; fi\n\
+                     if [[ -n ${{HANG_ON-}} && \"{tool} $*\" == \"$HANG_ON\" ]]; then exec sleep 600; fi\n\
                      if [[ $1 == is-active ]]; then [[ ${{DM_ACTIVE-1}} == 1 ]]; fi\n",
                     log.display()
                 ),
@@ -574,6 +596,23 @@ impl Fake {
     fn run(&self, content: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
         let script = self.path("script.sh");
         write_exec(&script, content);
+        self.run_file(&script, args, extra)
+    }
+
+    /// Install every artifact of `d` where it lands on a host, the fake directory standing
+    /// for `/`, so that scripts find their siblings.
+    fn install(&self, d: &Desired) {
+        for a in &d.artifacts {
+            write_exec(&self.path(&a.path[1..]), &a.content);
+        }
+    }
+
+    /// Run an installed script (`rel` under `etc/libvirt/hooks/`) against the fake roots.
+    fn run_installed(&self, rel: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        self.run_file(&self.path("etc/libvirt/hooks").join(rel), args, extra)
+    }
+
+    fn run_file(&self, script: &Path, args: &[&str], extra: &[(&str, &str)]) -> Output {
         let path = format!(
             "{}:{}",
             self.bin().display(),
@@ -591,7 +630,7 @@ impl Fake {
         for (k, v) in extra {
             env.push((k, std::ffi::OsStr::new(v)));
         }
-        run(&script, args, XML, &env)
+        run(script, args, XML, &env)
     }
 }
 
@@ -628,10 +667,14 @@ fn the_governor_script_round_trips_the_saved_governors() {
     for cpu in [0, 2, 10] {
         assert_eq!(read(&gov(cpu)).trim(), "performance", "cpu{cpu}");
     }
-    let state = f.path("run/passplan/win10.governor");
+    let state = f.path("run/passplan/host.governor");
     assert_eq!(
         read(&state),
         "cpu0 schedutil\ncpu10 schedutil\ncpu2 powersave\n"
+    );
+    assert_eq!(
+        read(&f.path("run/passplan/running/win10.governor")),
+        "performance\n"
     );
     // A second prepare (release never ran) keeps the original record.
     ok(&f.run(script, &["win10", "prepare", "begin", "-"], &[]));
@@ -645,6 +688,7 @@ fn the_governor_script_round_trips_the_saved_governors() {
     assert_eq!(read(&gov(2)).trim(), "powersave");
     assert_eq!(read(&gov(10)).trim(), "schedutil");
     assert!(!state.exists(), "the record is consumed");
+    assert!(!f.path("run/passplan/running/win10.governor").exists());
     // Release again: nothing recorded, nothing touched.
     write(&gov(0), "performance\n");
     ok(&f.run(script, &["win10", "release", "end", "-"], &[]));
@@ -784,6 +828,216 @@ fn the_handoff_script_records_what_it_did_and_undoes_exactly_that() {
     );
 }
 
+/// The fake display stack of seed 004's host: two consoles (one bound), the EFI framebuffer
+/// bound to its driver, the nvidia modules loaded.
+fn fake_display(f: &Fake) {
+    write(&f.path("sys/class/vtconsole/vtcon0/bind"), "0\n");
+    write(&f.path("sys/class/vtconsole/vtcon1/bind"), "1\n");
+    let drivers = f.path("sys/bus/platform/drivers/efi-framebuffer");
+    write(&drivers.join("bind"), "");
+    write(&drivers.join("unbind"), "");
+    let dev = f.path("sys/bus/platform/devices/efi-framebuffer.0");
+    fs::create_dir_all(&dev).expect("mkdir");
+    std::os::unix::fs::symlink("../../drivers/efi-framebuffer", dev.join("driver"))
+        .expect("symlink");
+    for m in ["nvidia_drm", "nvidia_uvm", "nvidia"] {
+        fs::create_dir_all(f.path(&format!("sys/module/{m}"))).expect("mkdir");
+    }
+}
+
+/// Issue 13, item 8: a step that hangs is abandoned after the step timeout, and the failed
+/// prepare gives the display back and fails the start.
+#[test]
+fn a_hanging_handoff_step_times_out_and_everything_is_given_back() {
+    let s4 = example("seed-004");
+    let script = &artifact(
+        &s4,
+        "/etc/libvirt/hooks/qemu.d/gamevm/prepare/begin/30-passplan-handoff.sh",
+    )
+    .content;
+    let state = |f: &Fake| f.path("run/passplan/gamevm.handoff");
+
+    // The display manager never stops.
+    let f = Fake::new();
+    fake_display(&f);
+    let out = f.run(
+        script,
+        &["gamevm", "prepare", "begin", "-"],
+        &[
+            ("HANG_ON", "systemctl stop -- display-manager.service"),
+            ("PASSPLAN_STEP_TIMEOUT", "1"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "timeout's status fails the start"
+    );
+    assert_eq!(
+        f.calls(),
+        [
+            "systemctl is-active --quiet -- display-manager.service",
+            "systemctl stop -- display-manager.service",
+            "systemctl start -- display-manager.service",
+        ]
+    );
+    assert_eq!(read(&f.path("sys/class/vtconsole/vtcon1/bind")).trim(), "1");
+    assert!(!state(&f).exists());
+
+    // The last module never unloads: every step before it is undone, last first.
+    let f = Fake::new();
+    fake_display(&f);
+    let out = f.run(
+        script,
+        &["gamevm", "prepare", "begin", "-"],
+        &[
+            ("HANG_ON", "modprobe -r -- nvidia"),
+            ("PASSPLAN_STEP_TIMEOUT", "1"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("giving the display back"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        f.calls()[5..],
+        [
+            "modprobe -- nvidia",
+            "modprobe -- nvidia_uvm",
+            "modprobe -- nvidia_drm",
+            "systemctl start -- display-manager.service",
+        ]
+    );
+    let drivers = f.path("sys/bus/platform/drivers/efi-framebuffer");
+    assert_eq!(read(&drivers.join("bind")).trim(), "efi-framebuffer.0");
+    assert_eq!(read(&f.path("sys/class/vtconsole/vtcon1/bind")).trim(), "1");
+    assert!(!state(&f).exists());
+
+    // A release whose step hangs keeps the record for `passplan handback`.
+    let f = Fake::new();
+    fake_display(&f);
+    ok(&f.run(script, &["gamevm", "prepare", "begin", "-"], &[]));
+    let out = f.run(
+        script,
+        &["gamevm", "release", "end", "-"],
+        &[
+            ("HANG_ON", "systemctl start -- display-manager.service"),
+            ("PASSPLAN_STEP_TIMEOUT", "1"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("passplan handback gamevm"));
+    assert!(state(&f).exists(), "kept for the next try");
+    ok(&f.run(script, &["gamevm", "release", "end", "-"], &[]));
+    assert!(!state(&f).exists());
+}
+
+/// Issue 13, item 8: the hugepages reserved by the earlier prepare hook are given back when
+/// the handoff aborts the start, without relying on libvirt's release; when libvirt does run
+/// release afterwards, nothing is given back twice.
+#[test]
+fn a_failed_handoff_gives_back_the_hugepages_of_the_same_start() {
+    let s4 = example("seed-004");
+    let f = Fake::new();
+    f.install(&s4);
+    fake_display(&f);
+    let pool = f.path("sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages");
+    write(&pool, "100\n");
+    let hp_state = f.path("run/passplan/gamevm.hugepages");
+    let prepare = |rel: &str, extra: &[(&str, &str)]| {
+        f.run_installed(
+            &format!("qemu.d/gamevm/prepare/begin/{rel}"),
+            &["gamevm", "prepare", "begin", "-"],
+            extra,
+        )
+    };
+    ok(&prepare("10-passplan-hugepages.sh", &[]));
+    assert_eq!(read(&pool).trim(), "12388", "100 + 24 GiB of 2 MiB pages");
+    assert!(hp_state.exists());
+
+    let out = prepare(
+        "30-passplan-handoff.sh",
+        &[("FAIL_ON", "modprobe -r -- nvidia_uvm")],
+    );
+    assert!(!out.status.success());
+    assert_eq!(read(&pool).trim(), "100", "the start's pages are back");
+    assert!(!hp_state.exists());
+    assert_eq!(read(&f.path("sys/class/vtconsole/vtcon1/bind")).trim(), "1");
+
+    // libvirt's release after the aborted start, through the dispatcher: nothing twice.
+    let out = f.run_installed("qemu", &["gamevm", "release", "end", "-"], &[]);
+    ok(&out);
+    assert_eq!(read(&pool).trim(), "100");
+}
+
+fn passplan_bin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_passplan"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run passplan")
+}
+
+/// Issue 13, item 8: `passplan handback VM` reads the record a real prepare left and names
+/// the steps it undoes; on a directory that is not this machine it runs nothing.
+#[test]
+fn handback_lists_the_recorded_steps_and_runs_nothing_on_a_directory() {
+    let s4 = example("seed-004");
+    let f = Fake::new();
+    f.install(&s4);
+    fake_display(&f);
+    ok(&f.run_installed(
+        "qemu.d/gamevm/prepare/begin/30-passplan-handoff.sh",
+        &["gamevm", "prepare", "begin", "-"],
+        &[],
+    ));
+    let record = f.path("run/passplan/gamevm.handoff");
+    let recorded = read(&record);
+    let root = f.dir.path().to_str().expect("UTF-8 path");
+
+    let out = passplan_bin(&["handback", "gamevm", "--root", root]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let steps: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  - "))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "load the module nvidia",
+            "load the module nvidia_uvm",
+            "load the module nvidia_drm",
+            "bind efi-framebuffer.0 to efi-framebuffer",
+            "bind the console vtcon1",
+            "start display-manager.service",
+        ]
+    );
+    assert!(stdout.contains("Not run:"), "{stdout}");
+    assert_eq!(read(&record), recorded, "a directory is not changed");
+
+    // The release script gone (spec changed by hand): refused, the record kept.
+    fs::remove_file(f.path("etc/libvirt/hooks/qemu.d/gamevm/release/end/20-passplan-handoff.sh"))
+        .expect("rm");
+    let out = passplan_bin(&["handback", "gamevm", "--root", root]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is missing"));
+    assert!(record.exists());
+
+    // Nothing recorded: nothing to do.
+    fs::remove_file(&record).expect("rm");
+    let out = passplan_bin(&["handback", "gamevm", "--root", root]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing to hand back"));
+
+    // A name that would leave /run/passplan.
+    let out = passplan_bin(&["handback", "../etc/x", "--root", root]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a VM name"));
+}
+
 #[test]
 fn the_isolation_script_confines_and_releases_three_units() {
     let cases = inline_cases();
@@ -808,6 +1062,149 @@ fn the_isolation_script_confines_and_releases_three_units() {
         })
         .collect();
     assert_eq!(f.calls(), want);
+}
+
+/// A second VM on the workstation host: cores 2-3 (CPUs 2,3,14,15), the performance governor,
+/// dynamic isolation.
+fn second_vm_spec() -> String {
+    let ws = workstation_spec();
+    let at = ws.find("vm \"win10\"").expect("the VM");
+    format!(
+        "{}vm \"linux\" {{\n    memory \"4GiB\"\n    cpu {{\n        vcpus 4 threads=2\n        \
+         pin cores=\"2-3\"\n        governor \"performance\"\n        isolate \"dynamic\"\n    \
+         }}\n}}\n",
+        &ws[..at]
+    )
+}
+
+/// Issue 13, item 7: two VMs' governor and isolation hooks run interleaved (A start, B start,
+/// A stop, B stop) compose from the set of running VMs.
+#[test]
+fn two_vms_hooks_compose_governor_and_isolation() {
+    let ws_root = crate_dir().join("examples/workstation/root");
+    let a = emit(
+        &edit(
+            &workstation_spec(),
+            "governor \"performance\"",
+            "governor \"performance\"\n        isolate \"dynamic\"",
+        ),
+        &ws_root,
+        "host.kdl",
+    );
+    let b = emit(&second_vm_spec(), &ws_root, "host.kdl");
+    let script = |d: &Desired, vm: &str, rel: &str| {
+        artifact(d, &format!("/etc/libvirt/hooks/qemu.d/{vm}/{rel}"))
+            .content
+            .clone()
+    };
+    let a_gov = script(&a, "win10", "prepare/begin/20-passplan-governor.sh");
+    let a_iso = script(&a, "win10", "started/begin/40-passplan-isolation.sh");
+    let b_gov = script(&b, "linux", "prepare/begin/20-passplan-governor.sh");
+    let b_iso = script(&b, "linux", "started/begin/40-passplan-isolation.sh");
+
+    let f = Fake::new();
+    let gov = |cpu: u32| {
+        f.path(&format!(
+            "sys/devices/system/cpu/cpu{cpu}/cpufreq/scaling_governor"
+        ))
+    };
+    for cpu in 0..24 {
+        write(&gov(cpu), "schedutil\n");
+    }
+    let governors =
+        || -> Vec<String> { (0..24).map(|c| read(&gov(c)).trim().to_owned()).collect() };
+    let all = |g: &str| vec![g.to_owned(); 24];
+    // The CPU list every unit was last confined to, and that all three agree.
+    let allowed = || -> String {
+        let calls = f.calls();
+        let last: Vec<&String> = calls.iter().rev().take(3).collect();
+        let cpus: Vec<&str> = last
+            .iter()
+            .map(|c| {
+                c.rsplit_once("AllowedCPUs=")
+                    .expect("a set-property call")
+                    .1
+            })
+            .collect();
+        assert!(cpus.iter().all(|c| *c == cpus[0]), "{calls:?}");
+        cpus[0].to_owned()
+    };
+    let start = |vm: &str, gov_script: &str, iso_script: &str| {
+        ok(&f.run(gov_script, &[vm, "prepare", "begin", "-"], &[]));
+        ok(&f.run(iso_script, &[vm, "started", "begin", "-"], &[]));
+    };
+    let stop = |vm: &str, gov_script: &str, iso_script: &str| {
+        // Release order: isolation (10) before the governor (30).
+        ok(&f.run(iso_script, &[vm, "release", "end", "-"], &[]));
+        ok(&f.run(gov_script, &[vm, "release", "end", "-"], &[]));
+    };
+
+    start("win10", &a_gov, &a_iso);
+    assert_eq!(governors(), all("performance"));
+    assert_eq!(allowed(), "0-5,12-17");
+
+    start("linux", &b_gov, &b_iso);
+    assert_eq!(governors(), all("performance"));
+    assert_eq!(allowed(), "0-1,4-5,12-13,16-17");
+
+    stop("win10", &a_gov, &a_iso);
+    assert_eq!(governors(), all("performance"), "B still asks for it");
+    assert_eq!(
+        allowed(),
+        "0-1,4-13,16-23",
+        "A gives back only its own CPUs"
+    );
+
+    stop("linux", &b_gov, &b_iso);
+    assert_eq!(
+        governors(),
+        all("schedutil"),
+        "the last stop restores the host's"
+    );
+    assert_eq!(allowed(), "0-23");
+    let left: Vec<_> = fs::read_dir(f.path("run/passplan/running"))
+        .expect("the records' directory")
+        .collect();
+    assert!(left.is_empty(), "no record is left: {left:?}");
+    assert!(!f.path("run/passplan/host.governor").exists());
+
+    // The same with the stops in start order reversed (B stops first).
+    f.clear_calls();
+    start("win10", &a_gov, &a_iso);
+    start("linux", &b_gov, &b_iso);
+    stop("linux", &b_gov, &b_iso);
+    assert_eq!(governors(), all("performance"));
+    assert_eq!(allowed(), "0-5,12-17");
+    stop("win10", &a_gov, &a_iso);
+    assert_eq!(governors(), all("schedutil"));
+    assert_eq!(allowed(), "0-23");
+}
+
+/// A VM started by an earlier version (its own `<vm>.governor` and `<vm>.isolation` records)
+/// is still put back by today's release.
+#[test]
+fn release_undoes_a_start_recorded_by_an_earlier_version() {
+    let cases = inline_cases();
+    let (_, spec, root, name) = &cases[0];
+    let d = emit(spec, root, name);
+    let q = "/etc/libvirt/hooks/qemu.d/win10";
+    let gov_script = &artifact(&d, &format!("{q}/release/end/30-passplan-governor.sh")).content;
+    let iso_script = &artifact(&d, &format!("{q}/release/end/10-passplan-isolation.sh")).content;
+    let f = Fake::new();
+    let gov = f.path("sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
+    write(&gov, "performance\n");
+    write(&f.path("run/passplan/win10.governor"), "cpu0 schedutil\n");
+    write(&f.path("run/passplan/win10.isolation"), "0-5,12-17\n");
+    ok(&f.run(iso_script, &["win10", "release", "end", "-"], &[]));
+    ok(&f.run(gov_script, &["win10", "release", "end", "-"], &[]));
+    assert_eq!(read(&gov).trim(), "schedutil");
+    assert_eq!(
+        f.calls(),
+        ["system.slice", "user.slice", "init.scope"]
+            .map(|u| format!("systemctl set-property --runtime -- {u} AllowedCPUs=0-23"))
+    );
+    assert!(!f.path("run/passplan/win10.governor").exists());
+    assert!(!f.path("run/passplan/win10.isolation").exists());
 }
 
 #[test]

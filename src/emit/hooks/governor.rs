@@ -1,11 +1,20 @@
 //! The cpufreq governor while a VM runs (`cpu { governor "performance" }`).
 //!
 //! The seed tutorial sets `performance` on start and `ondemand` on stop, whatever the host had
-//! before (and `ondemand` does not exist with `amd-pstate`/`intel_pstate`). This saves every
-//! CPU's governor in `/run/passplan/<vm>.governor` (`cpuN <governor>` lines) at prepare and
-//! restores exactly those at release. CPUs without cpufreq are skipped. A governor the kernel
+//! before (and `ondemand` does not exist with `amd-pstate`/`intel_pstate`). Here the governor is
+//! computed from the set of VMs running now, so several VMs compose:
+//!
+//! - `/run/passplan/running/<vm>.governor` holds the governor a running VM asked for, one file
+//!   per VM, written at prepare and removed at release;
+//! - `/run/passplan/host.governor` holds the host's own governors (`cpuN <governor>` lines),
+//!   saved by the first VM that asks and restored only when the last VM asking for a governor
+//!   stops. While another VM still asks, a release sets that VM's governor instead.
+//!
+//! Every change is serialised with `flock` on `/run/passplan/governor.lock`, since libvirt may
+//! start and stop two VMs at once. CPUs without cpufreq are skipped. A governor the kernel
 //! refuses is a warning, not a failed start: the checker only warns about it too, and a slower
-//! VM is better than none.
+//! VM is better than none. A record in the format of earlier versions (`<vm>.governor`: the
+//! governors saved before that VM started) is taken as the host's saved governors.
 
 use crate::desired::CompileError;
 use crate::emit::origin;
@@ -39,7 +48,8 @@ pub(super) fn scripts(vm: &Vm) -> Result<Vec<Placed>, CompileError> {
             file: "passplan-governor.sh".into(),
             content: content.clone(),
             reason: format!(
-                "VM {} runs with the {} cpufreq governor; the current ones are saved ({from})",
+                "VM {} runs with the {} cpufreq governor; the host's own are saved by the first VM \
+                 that asks ({from})",
                 vm.name.value, governor.value
             ),
         },
@@ -49,7 +59,8 @@ pub(super) fn scripts(vm: &Vm) -> Result<Vec<Placed>, CompileError> {
             file: "passplan-governor.sh".into(),
             content,
             reason: format!(
-                "the governors saved when VM {} started are restored ({from})",
+                "after VM {} stops, the host's saved governors are restored unless another running \
+                 VM asks for one ({from})",
                 vm.name.value
             ),
         },
@@ -62,8 +73,10 @@ fn script(from: &str, vm: &str, governor: &str) -> String {
         from,
         &format!("cpufreq governor for VM {vm}"),
         &[
-            "prepare: save every CPU's scaling_governor in the state file, then set the VM's.",
-            "release: restore exactly the saved governors. CPUs without cpufreq are skipped.",
+            "prepare: record that this VM wants the governor; the first VM to ask saves every",
+            "CPU's scaling_governor; set the VM's. release: drop this VM's record; while another",
+            "running VM asks for a governor, set that one, else restore exactly the saved governors.",
+            "CPUs without cpufreq are skipped.",
         ],
     );
     s.push_str(&assign("vm", vm));
@@ -79,42 +92,58 @@ const BODY: &str = r#"sysfs=${PASSPLAN_SYSFS:-/sys}
 state_dir=${PASSPLAN_RUN:-/run}/passplan
 
 cpu_dir="$sysfs/devices/system/cpu"
-state="$state_dir/$vm.governor"
+# One file per running VM that asked for a governor, holding that governor.
+requests="$state_dir/running"
+request="$requests/$vm.governor"
+# The host's own governors, from before the first VM asked.
+saved="$state_dir/host.governor"
+# What earlier versions saved per VM: the governors from before this VM started.
+legacy="$state_dir/$vm.governor"
 
-save_and_set() {
-    mkdir -p -- "$state_dir"
-    # A record left by a start whose release never ran holds the governors from before that
-    # start, the ones to return to: keep it rather than saving the VM's own governor.
-    if [[ ! -e $state ]]; then
-        local tmp f cpu
-        tmp=$(mktemp "$state.XXXXXX")
-        for f in "$cpu_dir"/cpu[0-9]*/cpufreq/scaling_governor; do
-            # No cpufreq anywhere leaves the pattern unexpanded; a CPU without it has no file.
-            if [[ ! -e $f ]]; then
-                continue
-            fi
-            cpu=${f#"$cpu_dir"/}
-            cpu=${cpu%%/*}
-            printf '%s %s\n' "$cpu" "$(< "$f")" >> "$tmp"
-        done
-        mv -f -- "$tmp" "$state"
-    fi
+save_host() {
+    local tmp f cpu
+    tmp=$(mktemp "$saved.XXXXXX")
+    for f in "$cpu_dir"/cpu[0-9]*/cpufreq/scaling_governor; do
+        # No cpufreq anywhere leaves the pattern unexpanded; a CPU without it has no file.
+        if [[ ! -e $f ]]; then
+            continue
+        fi
+        cpu=${f#"$cpu_dir"/}
+        cpu=${cpu%%/*}
+        printf '%s %s\n' "$cpu" "$(< "$f")" >> "$tmp"
+    done
+    mv -f -- "$tmp" "$saved"
+}
+
+# Set the governor $1 on every CPU the saved record lists.
+set_all() {
     local cpu old
     while read -r cpu old; do
-        if ! echo "$governor" > "$cpu_dir/$cpu/cpufreq/scaling_governor"; then
-            echo "passplan: could not set the $governor governor on $cpu, it stays $old; VM $vm starts anyway" >&2
+        if [[ ! $cpu =~ ^cpu[0-9]+$ ]]; then
+            continue
         fi
-    done < "$state"
+        if ! echo "$1" > "$cpu_dir/$cpu/cpufreq/scaling_governor"; then
+            echo "passplan: could not set the $1 governor on $cpu, it stays as it is" >&2
+        fi
+    done < "$saved"
+}
+
+ask() {
+    mkdir -p -- "$requests"
+    # A saved record means a VM already changed the governors (one running now, or a start
+    # whose release never ran): it holds the host's own governors, the ones to return to.
+    if [[ ! -e $saved ]]; then
+        save_host
+    fi
+    printf '%s\n' "$governor" > "$request"
+    set_all "$governor"
 }
 
 restore() {
-    if [[ ! -e $state ]]; then
-        return 0
-    fi
     local cpu old f status=0
     while read -r cpu old; do
         if [[ ! $cpu =~ ^cpu[0-9]+$ || ! $old =~ ^[a-z0-9_]+$ ]]; then
-            echo "passplan: skipping a malformed line of $state: '$cpu $old'" >&2
+            echo "passplan: skipping a malformed line of $saved: '$cpu $old'" >&2
             status=1
             continue
         fi
@@ -127,17 +156,49 @@ restore() {
             echo "passplan: could not restore the $old governor on $cpu" >&2
             status=1
         fi
-    done < "$state"
+    done < "$saved"
     # Keep the record when something failed, so the next release can try again.
     if (( status == 0 )); then
-        rm -f -- "$state"
+        rm -f -- "$saved"
     fi
     return "$status"
 }
 
+let_go() {
+    rm -f -- "$request"
+    if [[ -e $legacy ]]; then
+        if [[ ! -e $saved ]]; then
+            mv -f -- "$legacy" "$saved"
+        fi
+        rm -f -- "$legacy"
+    fi
+    if [[ ! -e $saved ]]; then
+        return 0
+    fi
+    # Another running VM still asks for a governor: it keeps one.
+    local other wanted
+    for other in "$requests"/*.governor; do
+        if [[ ! -e $other ]]; then
+            continue
+        fi
+        wanted=$(< "$other")
+        if [[ $wanted =~ ^[a-z0-9_]+$ ]]; then
+            set_all "$wanted"
+            return 0
+        fi
+        echo "passplan: ignoring the malformed record $other" >&2
+    done
+    restore
+}
+
+mkdir -p -- "$state_dir"
+# Two VMs starting or stopping at once must not interleave their reads and writes of the records.
+exec 9> "$state_dir/governor.lock"
+flock 9
+
 case ${2-} in
-    prepare) save_and_set ;;
-    release) restore ;;
+    prepare) ask ;;
+    release) let_go ;;
     *)
         echo "passplan: $0 runs at prepare and release, not at '${2-}'" >&2
         exit 1
@@ -150,15 +211,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_script_saves_before_it_sets_and_restores_the_saved() {
+    fn the_script_records_the_request_and_restores_after_the_last() {
         let s = script("s.kdl:4", "win10", "performance");
         assert!(s.contains("# From s.kdl:4 (cpufreq governor for VM win10)"));
         assert!(s.contains("governor='performance'\n"));
-        assert!(s.contains("state=\"$state_dir/$vm.governor\""));
-        let save = s.find("printf '%s %s\\n' \"$cpu\"").expect("saves");
-        let set = s.find("echo \"$governor\" >").expect("sets");
+        assert!(s.contains("request=\"$requests/$vm.governor\""));
+        assert!(s.contains("saved=\"$state_dir/host.governor\""));
+        let save = s.find("save_host\n    fi").expect("saves");
+        let set = s.find("set_all \"$governor\"").expect("sets");
         assert!(save < set, "saves before it sets");
-        assert!(s.contains("echo \"$old\" > \"$f\""));
+        let others = s.find("for other in").expect("looks at the other VMs");
+        let restore = s.rfind("    restore\n").expect("restores");
+        assert!(others < restore, "restores only when no other VM asks");
+        assert!(s.contains("flock 9"));
         assert!(!s.contains("ondemand"), "never assumes a default governor");
     }
 }

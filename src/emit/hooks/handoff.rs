@@ -7,9 +7,21 @@
 //! nodedev-detach` from a hook deadlocks the daemon. Each step is recorded in
 //! `/run/passplan/<vm>.handoff` (`unit|vtcon|framebuffer|module <value>` lines) *before* it is
 //! taken, and release undoes exactly the recorded steps in reverse order — a host without a
-//! display manager is not given one, a console that was not bound stays unbound. When a
-//! prepare step fails the script undoes what it recorded, so a failed start leaves the host
-//! with its display.
+//! display manager is not given one, a console that was not bound stays unbound.
+//!
+//! The handoff must not strand the user without a display:
+//!
+//! - every step that can hang (stopping the display manager, unloading a module, a driver's
+//!   unbind, and their undoing) runs under coreutils' `timeout`, so a step that never returns
+//!   fails the start instead of blocking it (a task stuck inside the kernel cannot be killed,
+//!   and `timeout` then waits with it: that much no script can help);
+//! - when a prepare step fails the script undoes what it recorded, and it also runs the
+//!   release copies of the VM's passplan scripts that ran before it at prepare (hugepages,
+//!   governor), so the start it aborts leaves nothing taken. Whether libvirt runs the release
+//!   hooks after an aborted start is not relied on; each release script undoes only what its
+//!   own record says, so when libvirt does run them too, nothing happens twice;
+//! - when the automatic release fails, the record stays, and `passplan handback VM` (over SSH)
+//!   runs the release steps again.
 //!
 //! The consoles and framebuffers are found when the hook runs, not at compile time: which
 //! ones exist depends on which fbdev driver won the boot (efifb, simpledrm, nvidia-drm).
@@ -21,6 +33,14 @@ use crate::emit::origin;
 use crate::spec::{HookPhase, Vm};
 
 use super::{Placed, ROOTS_NOTE, header, invalid, is_plain_word, shell, vm_dir};
+
+/// Where the release copy of the script goes: `release/end/NN-passplan-handoff.sh`.
+pub(super) const RELEASE_ORDER: u8 = 20;
+
+/// How long one step may take, in seconds, before it is abandoned. Stopping a display manager
+/// waits for its session to close; a minute is long for that and short for a user in front of
+/// a black screen.
+const STEP_TIMEOUT: u32 = 60;
 
 /// The unit stopped when the spec names none: the alias every display manager installs.
 const DEFAULT_DISPLAY_MANAGER: &str = "display-manager.service";
@@ -44,8 +64,14 @@ fn is_unit_name(unit: &str) -> bool {
     crate::spec::validate_name(stem).is_ok()
 }
 
-/// The prepare and release scripts, when a GPU the VM takes has `handoff`.
-pub(super) fn scripts(cx: &Context<'_>, vm: &Vm) -> Result<Vec<Placed>, CompileError> {
+/// The prepare and release scripts, when a GPU the VM takes has `handoff`. `before` holds the
+/// VM's scripts placed so far: those at prepare that run before the handoff are undone by its
+/// failure path, through their release copies.
+pub(super) fn scripts(
+    cx: &Context<'_>,
+    vm: &Vm,
+    before: &[Placed],
+) -> Result<Vec<Placed>, CompileError> {
     let mut origin = None;
     let mut display_manager: Option<&str> = None;
     let mut modules: Vec<String> = Vec::new();
@@ -89,12 +115,13 @@ pub(super) fn scripts(cx: &Context<'_>, vm: &Vm) -> Result<Vec<Placed>, CompileE
         ));
     }
     let from = origin::child(&origin::node("gpu", first), "handoff");
-    let content = script(&from, &vm.name, unit, &modules);
+    let earlier = earlier_releases(before);
+    let content = script(&from, &vm.name, unit, &modules, &earlier);
     let gpus = gpus.join(", ");
     Ok(vec![
         Placed {
             phase: HookPhase::PrepareBegin,
-            order: 30,
+            order: PREPARE_ORDER,
             file: "passplan-handoff.sh".into(),
             content: content.clone(),
             reason: format!(
@@ -105,7 +132,7 @@ pub(super) fn scripts(cx: &Context<'_>, vm: &Vm) -> Result<Vec<Placed>, CompileE
         },
         Placed {
             phase: HookPhase::ReleaseEnd,
-            order: 20,
+            order: RELEASE_ORDER,
             file: "passplan-handoff.sh".into(),
             content,
             reason: format!(
@@ -116,16 +143,40 @@ pub(super) fn scripts(cx: &Context<'_>, vm: &Vm) -> Result<Vec<Placed>, CompileE
     ])
 }
 
+/// The release copies (`NN-file` in `release/end/`, in release order) of the scripts that run at
+/// prepare before the handoff.
+fn earlier_releases(before: &[Placed]) -> Vec<String> {
+    let mut out: Vec<(u8, String)> = before
+        .iter()
+        .filter(|p| p.phase == HookPhase::PrepareBegin && p.order < PREPARE_ORDER)
+        .filter_map(|p| {
+            before
+                .iter()
+                .find(|r| r.phase == HookPhase::ReleaseEnd && r.file == p.file)
+                .map(|r| (r.order, format!("{:02}-{}", r.order, r.file)))
+        })
+        .collect();
+    out.sort();
+    out.into_iter().map(|(_, name)| name).collect()
+}
+
+/// Where the prepare copy goes: after hugepages (10) and the governor (20), so that the step
+/// most likely to fail runs before the display goes away.
+const PREPARE_ORDER: u8 = 30;
+
 /// The script, for both phases.
-fn script(from: &str, vm: &str, unit: &str, modules: &[String]) -> String {
+fn script(from: &str, vm: &str, unit: &str, modules: &[String], earlier: &[String]) -> String {
     let mut s = header(
         from,
         &format!("single-GPU handoff for VM {vm}"),
         &[
             "prepare: stop the display manager, unbind the virtual consoles and the firmware",
             "framebuffer, unload the GPU's host driver; libvirt detaches the GPU right after.",
-            "Every step is recorded in the state file before it is taken; a failure undoes them.",
-            "release: undo exactly the recorded steps, in reverse order.",
+            "Every step is recorded in the state file before it is taken, and every step that can",
+            "hang has a timeout. A failure undoes the recorded steps and gives back what the VM's",
+            "earlier prepare scripts took, then fails the start.",
+            "release: undo exactly the recorded steps, in reverse order (`passplan handback` runs",
+            "this when the automatic release failed).",
         ],
     );
     s.push_str("# Let the ERR trap below fire inside functions too.\nset -E\n\n");
@@ -139,7 +190,20 @@ fn script(from: &str, vm: &str, unit: &str, modules: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(" "),
     );
-    s.push_str(")\n\n");
+    s.push_str(")\n");
+    s.push_str(
+        "# Release copies (in release/end/) of the VM's scripts that ran before this one at prepare.\nearlier=(",
+    );
+    s.push_str(
+        &earlier
+            .iter()
+            .map(|m| shell::quote(m))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    s.push_str(")\n");
+    s.push_str(&super::assign("step_timeout", &STEP_TIMEOUT.to_string()));
+    s.push('\n');
     s.push_str(ROOTS_NOTE);
     s.push_str(BODY);
     s
@@ -148,6 +212,8 @@ fn script(from: &str, vm: &str, unit: &str, modules: &[String]) -> String {
 /// Everything after the values.
 const BODY: &str = r#"sysfs=${PASSPLAN_SYSFS:-/sys}
 state_dir=${PASSPLAN_RUN:-/run}/passplan
+# Tests shorten the step timeout the same way; libvirt never sets this.
+step_timeout=${PASSPLAN_STEP_TIMEOUT:-$step_timeout}
 
 state="$state_dir/$vm.handoff"
 
@@ -155,8 +221,19 @@ record() {
     printf '%s %s\n' "$1" "$2" >> "$state"
 }
 
+# Run a step that can hang (a unit that never stops, a module stuck in use), abandoning it
+# after the step timeout: then it fails with status 124.
+within() {
+    timeout --kill-after=5 "$step_timeout" "$@"
+}
+
+# Write $1 to the sysfs file $2 within the step timeout: a driver's unbind can hang.
+write_within() {
+    printf '%s\n' "$1" | within tee -- "$2" > /dev/null
+}
+
 # Undo the recorded steps, last first. Every step is tried; the record is kept when one fails,
-# so the next release tries again.
+# so the next release (or `passplan handback`) tries again.
 give_back() {
     if [[ ! -e $state ]]; then
         return 0
@@ -168,7 +245,7 @@ give_back() {
         value=${lines[i]#* }
         case $kind in
             module)
-                if [[ ! $value =~ ^[a-z0-9_]+$ ]] || ! modprobe -- "$value"; then
+                if [[ ! $value =~ ^[a-z0-9_]+$ ]] || ! within modprobe -- "$value"; then
                     echo "passplan: could not load module '$value'" >&2
                     status=1
                 fi
@@ -177,19 +254,19 @@ give_back() {
                 fb=${value%%:*}
                 driver=${value#*:}
                 if [[ ! $fb =~ ^(efi|simple)-framebuffer\.0$ || ! $driver =~ ^[A-Za-z0-9_.-]+$ ]] \
-                    || ! echo "$fb" > "$sysfs/bus/platform/drivers/$driver/bind"; then
+                    || ! write_within "$fb" "$sysfs/bus/platform/drivers/$driver/bind"; then
                     echo "passplan: could not bind '$fb' to '$driver' again" >&2
                     status=1
                 fi
                 ;;
             vtcon)
-                if [[ ! $value =~ ^vtcon[0-9]+$ ]] || ! echo 1 > "$sysfs/class/vtconsole/$value/bind"; then
+                if [[ ! $value =~ ^vtcon[0-9]+$ ]] || ! write_within 1 "$sysfs/class/vtconsole/$value/bind"; then
                     echo "passplan: could not bind console '$value' again" >&2
                     status=1
                 fi
                 ;;
             unit)
-                if [[ ! $value =~ ^[A-Za-z0-9][A-Za-z0-9_.@-]*$ ]] || ! systemctl start -- "$value"; then
+                if [[ ! $value =~ ^[A-Za-z0-9][A-Za-z0-9_.@-]*$ ]] || ! within systemctl start -- "$value"; then
                     echo "passplan: could not start '$value' again" >&2
                     status=1
                 fi
@@ -202,14 +279,37 @@ give_back() {
     done
     if (( status == 0 )); then
         rm -f -- "$state"
+    else
+        echo "passplan: the record $state is kept; run \`passplan handback $vm\` (over SSH) to try again" >&2
     fi
     return "$status"
 }
 
+# The start is aborted: give back what the VM's earlier prepare scripts took, through their
+# release copies, whether or not libvirt runs the release hooks after this (each undoes only
+# what its record says, so a second run changes nothing).
+release_earlier() {
+    local self dir name
+    self=$(readlink -f -- "$0")
+    dir="${self%/*/*/*}/release/end"
+    for name in "${earlier[@]}"; do
+        if [[ ! -x $dir/$name ]]; then
+            echo "passplan: $dir/$name is missing; what it took stays taken" >&2
+            continue
+        fi
+        if ! "$dir/$name" "$vm" release end - < /dev/null >&2; then
+            echo "passplan: $name could not give everything back" >&2
+        fi
+    done
+}
+
 undo_after_failure() {
+    local status=$?
     trap - ERR
-    echo "passplan: the display handoff for VM $vm failed; giving the display back" >&2
+    echo "passplan: the display handoff for VM $vm failed (status $status); giving the display back" >&2
     give_back || true
+    release_earlier
+    exit "$status"
 }
 
 hand_over() {
@@ -218,9 +318,9 @@ hand_over() {
     local bind con fb link driver module
 
     # Xorg or the Wayland compositor holds the GPU open.
-    if systemctl is-active --quiet -- "$display_manager"; then
+    if within systemctl is-active --quiet -- "$display_manager"; then
         record unit "$display_manager"
-        systemctl stop -- "$display_manager"
+        within systemctl stop -- "$display_manager"
     fi
 
     # The text consoles draw through the GPU's framebuffer.
@@ -231,7 +331,7 @@ hand_over() {
         con=${bind%/bind}
         con=${con##*/}
         record vtcon "$con"
-        echo 0 > "$bind"
+        write_within 0 "$bind"
     done
 
     # The firmware's framebuffer keeps the GPU's memory mapped.
@@ -243,7 +343,7 @@ hand_over() {
         driver=$(readlink -f -- "$link")
         driver=${driver##*/}
         record framebuffer "$fb:$driver"
-        echo "$fb" > "$sysfs/bus/platform/drivers/$driver/unbind"
+        write_within "$fb" "$sysfs/bus/platform/drivers/$driver/unbind"
     done
 
     # The host driver must let go before libvirt can detach the device.
@@ -252,7 +352,7 @@ hand_over() {
             continue
         fi
         record module "$module"
-        modprobe -r -- "$module"
+        within modprobe -r -- "$module"
     done
     trap - ERR
 }
@@ -288,15 +388,18 @@ mod tests {
             "gamevm",
             "gdm.service",
             &["nvidia_drm".into(), "nvidia".into()],
+            &["40-passplan-hugepages.sh".into()],
         );
         assert!(s.contains("# From s.kdl:5 (single-GPU handoff for VM gamevm)"));
         assert!(s.contains("display_manager='gdm.service'\n"));
         assert!(s.contains("modules=('nvidia_drm' 'nvidia')\n"));
+        assert!(s.contains("earlier=('40-passplan-hugepages.sh')\n"));
+        assert!(s.contains("step_timeout='60'\n"));
         for (record, act) in [
-            ("record unit", "systemctl stop"),
-            ("record vtcon", "echo 0 > \"$bind\""),
+            ("record unit", "within systemctl stop"),
+            ("record vtcon", "write_within 0 \"$bind\""),
             ("record framebuffer", "/unbind\""),
-            ("record module", "modprobe -r"),
+            ("record module", "within modprobe -r"),
         ] {
             let r = s.find(record).expect(record);
             let a = s.find(act).expect(act);

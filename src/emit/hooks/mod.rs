@@ -15,7 +15,10 @@
 //!
 //! State a script must carry from prepare to release lives in `/run/passplan/<vm>.<kind>`:
 //! `/run` is a tmpfs, so a reboot forgets the state exactly when the kernel forgets the
-//! hugepages and governors it describes.
+//! hugepages and governors it describes. What several running VMs share (the governor, the
+//! host's `AllowedCPUs=`) is computed from the set of VMs running now: each records what it
+//! asked for in `/run/passplan/running/<vm>.<kind>`, and the host's own governors are saved
+//! once in `/run/passplan/host.governor`.
 //!
 //! Every value from the spec or the host is validated here (a name, a governor, a module name)
 //! and reaches a script only through [`shell::quote`]. No script calls `virsh` or any libvirt
@@ -56,6 +59,7 @@ struct Placed {
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
     let cx = input.checked.context();
     let mut first: Option<&Vm> = None;
+    let mut handed_over: Vec<&str> = Vec::new();
     for vm in &input.checked.spec.vms {
         let name = &vm.name.value;
         // The name becomes a directory: re-check what the decoder promised, since a bad name
@@ -65,7 +69,11 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
         placed.extend(hugepages::scripts(&cx, vm)?);
         placed.extend(governor::scripts(vm)?);
         placed.extend(isolation::scripts(&cx, vm, &mut out.notes));
-        placed.extend(handoff::scripts(&cx, vm)?);
+        let handoff = handoff::scripts(&cx, vm, &placed)?;
+        if !handoff.is_empty() {
+            handed_over.push(name.as_str());
+        }
+        placed.extend(handoff);
         placed.extend(user::scripts(input.source, vm)?);
         if placed.is_empty() {
             continue;
@@ -90,11 +98,36 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
             });
         }
     }
+    if !handed_over.is_empty() {
+        // Once for the host, however many files and VMs carry the handoff.
+        let vms = handed_over.join(", ");
+        out.notes.push(format!(
+            "single-GPU handoff: while VM {vms} runs, this host has no display (the display \
+             manager is stopped and the GPU belongs to the guest); reach it over SSH, where \
+             `passplan handback VM` gives the display back if the release after the VM fails"
+        ));
+    }
     if first.is_some() {
         out.artifacts
             .push(dispatcher::artifact("the spec's vm nodes"));
     }
     Ok(())
+}
+
+/// The release copy of a VM's single-GPU handoff script, which undoes the steps its prepare
+/// recorded in `/run/passplan/<vm>.handoff` (what `passplan handback` runs).
+pub fn handoff_release_script(vm: &str) -> String {
+    format!(
+        "{}/{}/{:02}-passplan-handoff.sh",
+        vm_dir(vm),
+        HookPhase::ReleaseEnd.as_path(),
+        handoff::RELEASE_ORDER
+    )
+}
+
+/// Where a VM's handoff record lives, under `/run`.
+pub fn handoff_record(vm: &str) -> String {
+    format!("/run/passplan/{vm}.handoff")
 }
 
 /// `/etc/libvirt/hooks/qemu.d/<vm>`.

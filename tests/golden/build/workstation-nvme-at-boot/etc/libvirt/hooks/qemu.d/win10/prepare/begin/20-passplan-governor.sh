@@ -2,8 +2,10 @@
 # Managed by passplan — do not edit; changes are overwritten.
 # From vm "win10" › cpu › governor "performance" (cpufreq governor for VM win10)
 #
-# prepare: save every CPU's scaling_governor in the state file, then set the VM's.
-# release: restore exactly the saved governors. CPUs without cpufreq are skipped.
+# prepare: record that this VM wants the governor; the first VM to ask saves every
+# CPU's scaling_governor; set the VM's. release: drop this VM's record; while another
+# running VM asks for a governor, set that one, else restore exactly the saved governors.
+# CPUs without cpufreq are skipped.
 set -euo pipefail
 
 vm='win10'
@@ -15,42 +17,58 @@ sysfs=${PASSPLAN_SYSFS:-/sys}
 state_dir=${PASSPLAN_RUN:-/run}/passplan
 
 cpu_dir="$sysfs/devices/system/cpu"
-state="$state_dir/$vm.governor"
+# One file per running VM that asked for a governor, holding that governor.
+requests="$state_dir/running"
+request="$requests/$vm.governor"
+# The host's own governors, from before the first VM asked.
+saved="$state_dir/host.governor"
+# What earlier versions saved per VM: the governors from before this VM started.
+legacy="$state_dir/$vm.governor"
 
-save_and_set() {
-    mkdir -p -- "$state_dir"
-    # A record left by a start whose release never ran holds the governors from before that
-    # start, the ones to return to: keep it rather than saving the VM's own governor.
-    if [[ ! -e $state ]]; then
-        local tmp f cpu
-        tmp=$(mktemp "$state.XXXXXX")
-        for f in "$cpu_dir"/cpu[0-9]*/cpufreq/scaling_governor; do
-            # No cpufreq anywhere leaves the pattern unexpanded; a CPU without it has no file.
-            if [[ ! -e $f ]]; then
-                continue
-            fi
-            cpu=${f#"$cpu_dir"/}
-            cpu=${cpu%%/*}
-            printf '%s %s\n' "$cpu" "$(< "$f")" >> "$tmp"
-        done
-        mv -f -- "$tmp" "$state"
-    fi
+save_host() {
+    local tmp f cpu
+    tmp=$(mktemp "$saved.XXXXXX")
+    for f in "$cpu_dir"/cpu[0-9]*/cpufreq/scaling_governor; do
+        # No cpufreq anywhere leaves the pattern unexpanded; a CPU without it has no file.
+        if [[ ! -e $f ]]; then
+            continue
+        fi
+        cpu=${f#"$cpu_dir"/}
+        cpu=${cpu%%/*}
+        printf '%s %s\n' "$cpu" "$(< "$f")" >> "$tmp"
+    done
+    mv -f -- "$tmp" "$saved"
+}
+
+# Set the governor $1 on every CPU the saved record lists.
+set_all() {
     local cpu old
     while read -r cpu old; do
-        if ! echo "$governor" > "$cpu_dir/$cpu/cpufreq/scaling_governor"; then
-            echo "passplan: could not set the $governor governor on $cpu, it stays $old; VM $vm starts anyway" >&2
+        if [[ ! $cpu =~ ^cpu[0-9]+$ ]]; then
+            continue
         fi
-    done < "$state"
+        if ! echo "$1" > "$cpu_dir/$cpu/cpufreq/scaling_governor"; then
+            echo "passplan: could not set the $1 governor on $cpu, it stays as it is" >&2
+        fi
+    done < "$saved"
+}
+
+ask() {
+    mkdir -p -- "$requests"
+    # A saved record means a VM already changed the governors (one running now, or a start
+    # whose release never ran): it holds the host's own governors, the ones to return to.
+    if [[ ! -e $saved ]]; then
+        save_host
+    fi
+    printf '%s\n' "$governor" > "$request"
+    set_all "$governor"
 }
 
 restore() {
-    if [[ ! -e $state ]]; then
-        return 0
-    fi
     local cpu old f status=0
     while read -r cpu old; do
         if [[ ! $cpu =~ ^cpu[0-9]+$ || ! $old =~ ^[a-z0-9_]+$ ]]; then
-            echo "passplan: skipping a malformed line of $state: '$cpu $old'" >&2
+            echo "passplan: skipping a malformed line of $saved: '$cpu $old'" >&2
             status=1
             continue
         fi
@@ -63,17 +81,49 @@ restore() {
             echo "passplan: could not restore the $old governor on $cpu" >&2
             status=1
         fi
-    done < "$state"
+    done < "$saved"
     # Keep the record when something failed, so the next release can try again.
     if (( status == 0 )); then
-        rm -f -- "$state"
+        rm -f -- "$saved"
     fi
     return "$status"
 }
 
+let_go() {
+    rm -f -- "$request"
+    if [[ -e $legacy ]]; then
+        if [[ ! -e $saved ]]; then
+            mv -f -- "$legacy" "$saved"
+        fi
+        rm -f -- "$legacy"
+    fi
+    if [[ ! -e $saved ]]; then
+        return 0
+    fi
+    # Another running VM still asks for a governor: it keeps one.
+    local other wanted
+    for other in "$requests"/*.governor; do
+        if [[ ! -e $other ]]; then
+            continue
+        fi
+        wanted=$(< "$other")
+        if [[ $wanted =~ ^[a-z0-9_]+$ ]]; then
+            set_all "$wanted"
+            return 0
+        fi
+        echo "passplan: ignoring the malformed record $other" >&2
+    done
+    restore
+}
+
+mkdir -p -- "$state_dir"
+# Two VMs starting or stopping at once must not interleave their reads and writes of the records.
+exec 9> "$state_dir/governor.lock"
+flock 9
+
 case ${2-} in
-    prepare) save_and_set ;;
-    release) restore ;;
+    prepare) ask ;;
+    release) let_go ;;
     *)
         echo "passplan: $0 runs at prepare and release, not at '${2-}'" >&2
         exit 1
