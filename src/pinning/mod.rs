@@ -16,17 +16,23 @@
 //! 2. Explicit pins (`pin cores=`/`pin cpus=`) are taken first, whole cores.
 //! 3. The host keeps `reserve` cores (the largest reserve any automatic VM asks for): CPU 0's
 //!    core first — interrupts and housekeeping land there — then the cores nearest it.
-//! 4. Automatic VMs are placed largest first (ties in spec order), each in one core *kind*:
-//!    performance cores, else uniform ones, else efficiency cores — P- and E-cores are never
-//!    mixed in one guest, since a guest scheduler assumes its cores are alike.
-//! 5. Within a kind: one L3 domain (CCX/CCD) if one has enough free cores; else one NUMA node,
-//!    filling its fullest L3 domains first; else the fewest nodes. Among domains that fit, the
-//!    spec's preference decides (`vcache`: the largest L3, `frequency`: the smallest), then
-//!    domains away from CPU 0, then the lowest CPU numbers.
-//! 6. Emulator and I/O threads, after every guest has its cores: one free host core sharing
+//! 4. Automatic VMs are placed — those with passed devices on a known NUMA node first, then
+//!    largest first, ties in spec order — each in one core *kind*: performance cores, else
+//!    uniform ones, else efficiency cores — P- and E-cores are never mixed in one guest, since a
+//!    guest scheduler assumes its cores are alike.
+//! 5. The node of the VM's passed devices (sysfs `numa_node`; the GPU's when they differ) comes
+//!    first: the guest is placed there when it fits, else anywhere (and `cpu/remote-device`
+//!    says so). A guest asking for `threads=2` or more skips cores whose SMT sibling is offline
+//!    (it would get half a core); other guests take them last.
+//! 6. Within a kind: one L3 domain (CCX/CCD) if one has enough free cores; else one NUMA node,
+//!    filling its fullest L3 domains first; else the fewest nodes — and then the guest gets one
+//!    NUMA cell per host node, its vCPUs laid out node by node, so it sees the truth. Among
+//!    domains that fit, the spec's preference decides (`vcache`: the largest L3, `frequency`:
+//!    the smallest), then domains away from CPU 0, then the lowest CPU numbers.
+//! 7. Emulator and I/O threads, after every guest has its cores: one free host core sharing
 //!    the guest's L3, else its NUMA node, else the host reserve. Explicit `emulator`/`iothreads
 //!    cpus=` in the spec win.
-//! 7. The guest topology follows the host cores: threads = the cores' SMT width when the vCPU
+//! 8. The guest topology follows the host cores: threads = the cores' SMT width when the vCPU
 //!    count fills whole cores (the spec's `threads=` only fixes the count), so guest sibling
 //!    pairs are host sibling pairs, and cache passthrough is then truthful.
 
@@ -60,6 +66,18 @@ pub struct Request {
     pub emulator: Option<CpuSet>,
     /// I/O-thread CPUs fixed by the spec.
     pub iothread_cpus: Option<CpuSet>,
+    /// The VM's passed devices whose NUMA node the host knows, the GPU first: the first one's
+    /// node is where the VM is placed when it fits.
+    pub devices: Vec<DeviceNode>,
+}
+
+/// A passed device and the NUMA node it hangs off (sysfs `numa_node`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNode {
+    /// The device's name in the spec.
+    pub name: String,
+    /// Its NUMA node.
+    pub node: u32,
 }
 
 /// How a VM's vCPUs are pinned.
@@ -92,6 +110,10 @@ pub struct Placement {
     /// The NUMA node holding every vCPU, to bind guest memory to (`<numatune>`); `None` when
     /// the vCPUs span nodes or the host exposes none.
     pub node: Option<u32>,
+    /// Guest NUMA cells, one per host node, when an automatic placement spans nodes (empty
+    /// otherwise). Invariant: cells hold consecutive vCPUs, in node order, and together every
+    /// vCPU once.
+    pub cells: Vec<NumaCell>,
     /// The guest topology that matches the host cores.
     pub topology: Topology,
     /// Whether `<cache mode='passthrough'/>` tells the guest the truth: its cores are whole host
@@ -99,6 +121,15 @@ pub struct Placement {
     pub cache_passthrough: bool,
     /// Why, one line each, for `passplan host --spec`.
     pub reasons: Vec<String>,
+}
+
+/// A guest NUMA cell: the vCPUs whose host CPUs sit on one host node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumaCell {
+    /// The host node, where the cell's memory is bound (`<numatune><memnode>`).
+    pub node: u32,
+    /// Guest vCPU numbers, consecutive.
+    pub vcpus: CpuSet,
 }
 
 /// Guest CPU topology: `sockets × cores × threads` = vCPUs.
@@ -157,6 +188,8 @@ struct Core {
     node: Option<u32>,
     /// Core kind.
     kind: CoreKind,
+    /// Fewer online CPUs than the other cores of its kind: an SMT sibling is offline.
+    degraded: bool,
 }
 
 impl Core {
@@ -230,10 +263,21 @@ fn physical_cores(host: &HostFacts) -> Vec<Core> {
                 kind: head.kind,
                 first,
                 cpus,
+                degraded: false,
             })
         })
         .collect();
     cores.sort_by_key(|c| c.first);
+    // A core narrower than the widest of its kind lost a sibling: the kernel drops an offline
+    // CPU from its sibling's lists, so width is the only trace it leaves.
+    let mut widest: BTreeMap<u8, u32> = BTreeMap::new();
+    for core in &cores {
+        let w = widest.entry(kind_rank(core.kind)).or_default();
+        *w = (*w).max(core.width());
+    }
+    for core in &mut cores {
+        core.degraded = core.width() < widest[&kind_rank(core.kind)];
+    }
     cores
 }
 
@@ -301,14 +345,29 @@ pub fn place(host: &HostFacts, requests: &[Request]) -> Vec<Result<Placement, Pl
         .flat_map(|&c| cores[c].cpus.iter())
         .collect();
 
-    // Automatic VMs, largest first so small ones fill the gaps; ties in spec order.
+    // Automatic VMs: those tied to a device's node first, so a VM without devices never takes
+    // the cores beside another VM's GPU; then largest first so small ones fill the gaps; ties
+    // in spec order.
+    let nodes_present: BTreeSet<u32> = cores.iter().filter_map(|c| c.node).collect();
+    let device_node = |req: &Request| {
+        req.devices
+            .iter()
+            .find(|d| nodes_present.contains(&d.node))
+            .cloned()
+    };
     let mut order: Vec<usize> = requests
         .iter()
         .enumerate()
         .filter(|(_, r)| matches!(r.pin, Demand::Auto { .. }))
         .map(|(i, _)| i)
         .collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(requests[i].vcpus), i));
+    order.sort_by_key(|&i| {
+        (
+            device_node(&requests[i]).is_none(),
+            std::cmp::Reverse(requests[i].vcpus),
+            i,
+        )
+    });
 
     let mut chosen: BTreeMap<usize, Chosen> = BTreeMap::new();
     let mut failed: BTreeMap<usize, PlaceError> = BTreeMap::new();
@@ -320,14 +379,56 @@ pub fn place(host: &HostFacts, requests: &[Request]) -> Vec<Result<Placement, Pl
         let free: Vec<usize> = (0..cores.len())
             .filter(|c| !owner.contains_key(c) && !reserved.contains(c))
             .collect();
-        match choose(&cores, &free, req.vcpus, prefer) {
-            Some(pick) => {
+        // A guest with SMT threads needs whole sibling pairs: cores with an offline sibling
+        // are never its. Others take them only when nothing else fits.
+        let whole: Vec<usize> = free
+            .iter()
+            .copied()
+            .filter(|&c| !cores[c].degraded)
+            .collect();
+        let pools: Vec<&[usize]> = if req.threads >= 2 {
+            vec![&whole]
+        } else {
+            vec![&whole, &free]
+        };
+        let near = device_node(req);
+        // The device's node first (whole cores, then any), then anywhere.
+        let mut tries: Vec<(Vec<usize>, bool)> = Vec::new();
+        if let Some(d) = &near {
+            for pool in &pools {
+                let local: Vec<usize> = pool
+                    .iter()
+                    .copied()
+                    .filter(|&c| cores[c].node == Some(d.node))
+                    .collect();
+                tries.push((local, true));
+            }
+        }
+        for pool in &pools {
+            tries.push((pool.to_vec(), near.is_none()));
+        }
+        let pick = tries.iter().find_map(|(pool, local)| {
+            choose(&cores, pool, req.vcpus, prefer).map(|mut pick| {
+                pick.device = near.clone().map(|d| (d, *local));
+                pick
+            })
+        });
+        match pick {
+            Some(mut pick) => {
                 for &c in &pick.cores {
                     owner.insert(c, r);
+                }
+                if req.threads >= 2 {
+                    pick.skipped = free
+                        .iter()
+                        .filter(|&&c| cores[c].degraded)
+                        .flat_map(|&c| cores[c].cpus.iter())
+                        .collect();
                 }
                 chosen.insert(r, pick);
             }
             None => {
+                let pool = pools.last().copied().unwrap_or_default();
                 let available = [
                     CoreKind::Performance,
                     CoreKind::Uniform,
@@ -335,7 +436,7 @@ pub fn place(host: &HostFacts, requests: &[Request]) -> Vec<Result<Placement, Pl
                 ]
                 .into_iter()
                 .map(|k| {
-                    free.iter()
+                    pool.iter()
                         .filter(|&&c| cores[c].kind == k)
                         .map(|&c| cores[c].width())
                         .sum::<u32>()
@@ -407,6 +508,10 @@ struct Chosen {
     tier: u8,
     /// Whether a more preferred kind lacked room (hybrid: E-cores because P-cores are full).
     fell_back: bool,
+    /// The device whose node came first, and whether the guest fits there.
+    device: Option<(DeviceNode, bool)>,
+    /// Free CPUs of cores with an offline sibling, left out for a guest with SMT threads.
+    skipped: CpuSet,
 }
 
 /// Rank of an L3 domain under a preference (lower is better).
@@ -451,6 +556,8 @@ fn choose(cores: &[Core], free: &[usize], n: u32, prefer: PinPrefer) -> Option<C
                 cores: picked,
                 tier,
                 fell_back: Some(kind) != best_kind,
+                device: None,
+                skipped: CpuSet::new(),
             });
         }
     }
@@ -539,6 +646,7 @@ fn explicit(host: &HostFacts, req: &Request, list: &[u32]) -> Placement {
             CpuSet::new()
         },
         node,
+        cells: Vec::new(),
         topology: Topology {
             sockets,
             cores: req.vcpus / (sockets * threads).max(1),
@@ -557,18 +665,42 @@ fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: &Context<'_>) -> Pla
         .iter()
         .flat_map(|&c| cores[c].cpus.iter())
         .collect();
-    // Core by core, so guest thread pairs land on host sibling pairs.
-    let vcpus: Vec<u32> = pick
-        .cores
+    let nodes: BTreeSet<Option<u32>> = pick.cores.iter().map(|&c| cores[c].node).collect();
+    let node = match nodes.iter().collect::<Vec<_>>().as_slice() {
+        [Some(n)] => Some(*n),
+        _ => None,
+    };
+    // Core by core, so guest thread pairs land on host sibling pairs; node by node when the
+    // guest spans nodes, so each guest NUMA cell is a run of consecutive vCPUs.
+    let mut layout = pick.cores.clone();
+    layout.sort_by_key(|&c| (cores[c].node, cores[c].first));
+    let vcpus: Vec<u32> = layout
         .iter()
         .flat_map(|&c| cores[c].cpus.iter())
         .take(usize::try_from(n).unwrap_or(usize::MAX))
         .collect();
     let domains: BTreeSet<&CpuSet> = pick.cores.iter().map(|&c| &cores[c].l3).collect();
-    let nodes: BTreeSet<Option<u32>> = pick.cores.iter().map(|&c| cores[c].node).collect();
-    let node = match nodes.iter().collect::<Vec<_>>().as_slice() {
-        [Some(n)] => Some(*n),
-        _ => None,
+    let cells: Vec<NumaCell> = if nodes.len() > 1 && nodes.iter().all(Option::is_some) {
+        let mut cells: Vec<NumaCell> = Vec::new();
+        for (guest, host) in (0u32..).zip(&vcpus) {
+            let on = cores
+                .iter()
+                .find(|c| c.cpus.contains(*host))
+                .and_then(|c| c.node)
+                .unwrap_or_default();
+            match cells.last_mut() {
+                Some(cell) if cell.node == on => {
+                    cell.vcpus.insert(guest);
+                }
+                _ => cells.push(NumaCell {
+                    node: on,
+                    vcpus: [guest].into_iter().collect(),
+                }),
+            }
+        }
+        cells
+    } else {
+        Vec::new()
     };
     let widths: BTreeSet<u32> = pick.cores.iter().map(|&c| cores[c].width()).collect();
     let kind = pick
@@ -644,6 +776,39 @@ fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: &Context<'_>) -> Pla
             "no NUMA node has {n} free CPUs of one kind: spans {} nodes",
             nodes.len()
         )),
+    }
+    if !cells.is_empty() {
+        let list: Vec<String> = cells
+            .iter()
+            .map(|c| format!("vCPUs {} on node {}", c.vcpus, c.node))
+            .collect();
+        reasons.push(format!(
+            "the guest sees {} NUMA cells ({}), each cell's memory bound to its node (cpu/cross-numa)",
+            cells.len(),
+            list.join(", ")
+        ));
+    }
+    match &pick.device {
+        Some((d, true)) => reasons.push(format!(
+            "on node {}, the node of `{}` (its numa_node): DMA and interrupts stay on one socket",
+            d.node, d.name
+        )),
+        Some((d, false)) => {
+            let on: Vec<String> = nodes.iter().flatten().map(u32::to_string).collect();
+            reasons.push(format!(
+                "node {} of `{}` has too few free cores: placed on node {} (cpu/remote-device)",
+                d.node,
+                d.name,
+                on.join(", ")
+            ));
+        }
+        None => {}
+    }
+    if !pick.skipped.is_empty() {
+        reasons.push(format!(
+            "CPU(s) {} skipped: their cores' SMT siblings are offline, and threads={} needs whole pairs",
+            pick.skipped, req.threads
+        ));
     }
     if let Some(node) = node {
         reasons.push(format!("guest memory bound to NUMA node {node} (numatune)"));
@@ -766,6 +931,7 @@ fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: &Context<'_>) -> Pla
         emulator,
         iothreads,
         node,
+        cells,
         topology,
         cache_passthrough,
         reasons,

@@ -236,6 +236,7 @@ fn auto(name: &str, vcpus: u32) -> Request {
         iothreads: 1,
         emulator: None,
         iothread_cpus: None,
+        devices: Vec::new(),
     }
 }
 
@@ -686,6 +687,7 @@ fn requests() -> impl Strategy<Value = Vec<Request>> {
                 iothreads,
                 emulator: None,
                 iothread_cpus: None,
+                devices: Vec::new(),
             })
             .collect()
     })
