@@ -96,7 +96,7 @@ pub fn placements(spec: &Spec, host: &HostFacts) -> Placements {
                 .as_ref()
                 .and_then(|i| i.cpus.as_ref())
                 .map(|c| c.value.clone()),
-            devices: device_nodes(&spec, &host, vm),
+            devices: device_nodes(spec, host, vm),
         });
     }
     names

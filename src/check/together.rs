@@ -68,7 +68,13 @@ impl<'a> Together<'a> {
         for i in next..weights.len() {
             if current.iter().all(|&c| self.may(c, i)) {
                 current.push(i);
-                self.search(i + 1, weights, current, sum.saturating_add(weights[i]), best);
+                self.search(
+                    i + 1,
+                    weights,
+                    current,
+                    sum.saturating_add(weights[i]),
+                    best,
+                );
                 current.pop();
             }
         }

@@ -97,7 +97,10 @@ pub(super) fn discover(root: &Root) -> Vec<BlockDevice> {
     let mut links: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for name in &names {
         if let Some(disk) = disk_of_source(root, &dm_names, &format!("/dev/{name}")) {
-            links.entry(disk).or_default().insert(format!("/dev/{name}"));
+            links
+                .entry(disk)
+                .or_default()
+                .insert(format!("/dev/{name}"));
         }
     }
     for (dm, name) in &dm_names {

@@ -235,9 +235,10 @@ pub(super) struct CpuShape {
 ///   (favoured P-cores may differ among themselves), and without frequencies some P-core must
 ///   have SMT. Otherwise the host is taken as uniform.
 pub(super) fn fallback_kinds(cpus: &[CpuShape]) -> Option<BTreeMap<u32, CoreKind>> {
+    /// A core: its first CPU's shape, SMT, clustered with other cores, fastest max frequency.
+    type Shape<'a> = (&'a CpuShape, bool, bool, Option<u64>);
     // Cores by lowest CPU: (siblings, smt, clustered, max frequency).
-    let mut cores: BTreeMap<u32, (&CpuShape, bool, bool, Option<u64>)> = BTreeMap::new();
-
+    let mut cores: BTreeMap<u32, Shape<'_>> = BTreeMap::new();
     let known: CpuSet = cpus.iter().map(|c| c.id).collect();
     for cpu in cpus {
         let first = cpu.siblings.intersection(&known).first().unwrap_or(cpu.id);
@@ -253,12 +254,7 @@ pub(super) fn fallback_kinds(cpus: &[CpuShape]) -> Option<BTreeMap<u32, CoreKind
     }
     let all_clusters = cpus.iter().all(|c| c.cluster.is_some());
     let all_freqs = cpus.iter().all(|c| c.max_khz.is_some());
-    let slowest_smt = cores
-        .values()
-        .filter(|c| c.1)
-        .filter_map(|c| c.3)
-        .min();
-    type Shape<'a> = (&'a CpuShape, bool, bool, Option<u64>);
+    let slowest_smt = cores.values().filter(|c| c.1).filter_map(|c| c.3).min();
     let is_e = |core: &Shape<'_>| -> bool {
         if core.1 {
             return false;

@@ -36,10 +36,15 @@
 //!    count fills whole cores (the spec's `threads=` only fixes the count), so guest sibling
 //!    pairs are host sibling pairs, and cache passthrough is then truthful.
 
+mod choose;
+mod cores;
 pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+use choose::{Chosen, choose};
+use cores::{Core, kind_name, kind_rank, physical_cores};
 
 use crate::host::{CoreKind, HostFacts};
 use crate::model::{ByteSize, CpuSet};
@@ -172,129 +177,6 @@ impl fmt::Display for PlaceError {
         Ok(())
     }
 }
-
-/// A physical core: its online CPUs and where it sits.
-#[derive(Debug, Clone)]
-struct Core {
-    /// Online CPUs, ascending.
-    cpus: CpuSet,
-    /// Lowest CPU: the core's stable name and sort key.
-    first: u32,
-    /// L3 domain key: the shared CPU list, or the core's own CPUs when it has no L3.
-    l3: CpuSet,
-    /// L3 size, when known.
-    l3_size: Option<ByteSize>,
-    /// NUMA node.
-    node: Option<u32>,
-    /// Core kind.
-    kind: CoreKind,
-    /// Fewer online CPUs than the other cores of its kind: an SMT sibling is offline.
-    degraded: bool,
-}
-
-impl Core {
-    fn width(&self) -> u32 {
-        u32::try_from(self.cpus.len()).unwrap_or(u32::MAX)
-    }
-
-    fn has_cpu0(&self) -> bool {
-        self.cpus.contains(0)
-    }
-}
-
-/// Preference order of core kinds for guests: P-cores, then uniform, then E-cores.
-fn kind_rank(kind: CoreKind) -> u8 {
-    match kind {
-        CoreKind::Performance => 0,
-        CoreKind::Uniform => 1,
-        CoreKind::Efficiency => 2,
-    }
-}
-
-fn kind_name(kind: CoreKind) -> &'static str {
-    match kind {
-        CoreKind::Performance => "performance",
-        CoreKind::Uniform => "",
-        CoreKind::Efficiency => "efficiency",
-    }
-}
-
-/// The host's physical cores, ascending by lowest CPU. CPUs join one core when they share
-/// (package, die, core) or list each other as siblings, so no sibling pair is ever split even
-/// when the two facts disagree.
-fn physical_cores(host: &HostFacts) -> Vec<Core> {
-    let online: Vec<&crate::host::Cpu> = host.cpus.iter().filter(|c| c.online).collect();
-    // Union-find over positions in `online`.
-    let mut parent: Vec<usize> = (0..online.len()).collect();
-    let index: BTreeMap<u32, usize> = online.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-    let mut by_key: BTreeMap<(u32, u32, u32), usize> = BTreeMap::new();
-    for (i, cpu) in online.iter().enumerate() {
-        let join = |j: usize, parent: &mut Vec<usize>| {
-            let (a, b) = (root(parent, i), root(parent, j));
-            // The lower position wins, so the result does not depend on visiting order.
-            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-            parent[hi] = lo;
-        };
-        if let Some(&j) = by_key.get(&(cpu.package, cpu.die, cpu.core)) {
-            join(j, &mut parent);
-        } else {
-            by_key.insert((cpu.package, cpu.die, cpu.core), i);
-        }
-        for s in cpu.siblings.iter() {
-            if let Some(&j) = index.get(&s) {
-                join(j, &mut parent);
-            }
-        }
-    }
-    let mut groups: BTreeMap<usize, CpuSet> = BTreeMap::new();
-    for (i, cpu) in online.iter().enumerate() {
-        let r = root(&mut parent, i);
-        groups.entry(r).or_default().insert(cpu.id);
-    }
-    let mut cores: Vec<Core> = groups
-        .into_values()
-        .filter_map(|cpus| {
-            let first = cpus.first()?;
-            let head = host.cpu(first)?;
-            Some(Core {
-                l3: head.l3.clone().unwrap_or_else(|| cpus.clone()),
-                l3_size: head.l3_size,
-                node: head.node,
-                kind: head.kind,
-                first,
-                cpus,
-                degraded: false,
-            })
-        })
-        .collect();
-    cores.sort_by_key(|c| c.first);
-    // A core narrower than the widest of its kind lost a sibling: the kernel drops an offline
-    // CPU from its sibling's lists, so width is the only trace it leaves.
-    let mut widest: BTreeMap<u8, u32> = BTreeMap::new();
-    for core in &cores {
-        let w = widest.entry(kind_rank(core.kind)).or_default();
-        *w = (*w).max(core.width());
-    }
-    for core in &mut cores {
-        core.degraded = core.width() < widest[&kind_rank(core.kind)];
-    }
-    cores
-}
-
-/// Union-find: the representative of `i`, compressing the path on the way.
-fn root(parent: &mut [usize], mut i: usize) -> usize {
-    while parent[i] != i {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-    }
-    i
-}
-
-/// An L3 domain while choosing: its key and its free cores in preference order.
-type DomainRef<'m, 'c> = (&'m &'c CpuSet, &'m Vec<usize>);
-
-/// A NUMA node while choosing: id, domains fullest first, free CPUs, whether it holds CPU 0.
-type NodeGroup<'m, 'c> = (Option<u32>, Vec<DomainRef<'m, 'c>>, u32, bool);
 
 /// Place every VM. Results are in request order; automatic placements are disjoint from each
 /// other, from explicit pins and from the host reserve.
@@ -497,131 +379,6 @@ struct Context<'a> {
     prefer: PinPrefer,
     reserved: &'a BTreeSet<usize>,
     guest_cpus: &'a CpuSet,
-}
-
-/// Cores picked for one VM, and how well they fit.
-#[derive(Debug, Clone, Default)]
-struct Chosen {
-    /// Indices into the core list, ascending.
-    cores: Vec<usize>,
-    /// 0: one L3 domain; 1: one NUMA node; 2: several nodes.
-    tier: u8,
-    /// Whether a more preferred kind lacked room (hybrid: E-cores because P-cores are full).
-    fell_back: bool,
-    /// The device whose node came first, and whether the guest fits there.
-    device: Option<(DeviceNode, bool)>,
-    /// Free CPUs of cores with an offline sibling, left out for a guest with SMT threads.
-    skipped: CpuSet,
-}
-
-/// Rank of an L3 domain under a preference (lower is better).
-fn prefer_key(prefer: PinPrefer, size: Option<ByteSize>) -> i128 {
-    let size = i128::from(size.map_or(0, |s| s.0));
-    match prefer {
-        PinPrefer::None => 0,
-        PinPrefer::Vcache => -size,
-        PinPrefer::Frequency => size,
-    }
-}
-
-/// Take cores in order until they hold `n` CPUs.
-fn fill(cores: &[Core], order: &[usize], n: u32) -> Option<Vec<usize>> {
-    let mut got = 0;
-    let mut out = Vec::new();
-    for &c in order {
-        if got >= n {
-            break;
-        }
-        got += cores[c].width();
-        out.push(c);
-    }
-    (got >= n).then(|| {
-        out.sort_unstable();
-        out
-    })
-}
-
-/// The best whole cores for `n` vCPUs among `free`, one kind only.
-fn choose(cores: &[Core], free: &[usize], n: u32, prefer: PinPrefer) -> Option<Chosen> {
-    let kinds: BTreeSet<u8> = free.iter().map(|&c| kind_rank(cores[c].kind)).collect();
-    let best_kind = kinds.first().copied();
-    for kind in kinds {
-        let of_kind: Vec<usize> = free
-            .iter()
-            .copied()
-            .filter(|&c| kind_rank(cores[c].kind) == kind)
-            .collect();
-        if let Some((picked, tier)) = choose_in_kind(cores, &of_kind, n, prefer) {
-            return Some(Chosen {
-                cores: picked,
-                tier,
-                fell_back: Some(kind) != best_kind,
-                device: None,
-                skipped: CpuSet::new(),
-            });
-        }
-    }
-    None
-}
-
-fn choose_in_kind(
-    cores: &[Core],
-    free: &[usize],
-    n: u32,
-    prefer: PinPrefer,
-) -> Option<(Vec<usize>, u8)> {
-    // Cores within a group: away from CPU 0's core first, then by number.
-    let core_key = |c: &usize| (cores[*c].has_cpu0(), cores[*c].first);
-    let mut domains: BTreeMap<&CpuSet, Vec<usize>> = BTreeMap::new();
-    for &c in free {
-        domains.entry(&cores[c].l3).or_default().push(c);
-    }
-    for list in domains.values_mut() {
-        list.sort_by_key(core_key);
-    }
-    let width = |list: &[usize]| list.iter().map(|&c| cores[c].width()).sum::<u32>();
-    // A domain's rank: preference, then away from CPU 0, then lowest CPU.
-    let domain_key = |(l3, list): (&&CpuSet, &Vec<usize>)| {
-        let head = &cores[list[0]];
-        (prefer_key(prefer, head.l3_size), l3.contains(0), l3.first())
-    };
-
-    // Tier 0: one L3 domain.
-    let mut fitting: Vec<(&&CpuSet, &Vec<usize>)> =
-        domains.iter().filter(|(_, l)| width(l) >= n).collect();
-    fitting.sort_by_key(|d| domain_key(*d));
-    if let Some((_, list)) = fitting.first() {
-        return fill(cores, list, n).map(|p| (p, 0));
-    }
-
-    // Tier 1 and 2: nodes, fullest first within; domains fullest first within a node.
-    let mut nodes: BTreeMap<Option<u32>, Vec<(&&CpuSet, &Vec<usize>)>> = BTreeMap::new();
-    for d in &domains {
-        nodes.entry(cores[d.1[0]].node).or_default().push(d);
-    }
-    let order_domains = |list: &mut Vec<(&&CpuSet, &Vec<usize>)>| {
-        list.sort_by_key(|d| (std::cmp::Reverse(width(d.1)), domain_key(*d)));
-    };
-    let flatten = |list: &[(&&CpuSet, &Vec<usize>)]| -> Vec<usize> {
-        list.iter().flat_map(|d| d.1.iter().copied()).collect()
-    };
-    let mut node_list: Vec<NodeGroup<'_, '_>> = nodes
-        .into_iter()
-        .map(|(node, mut list)| {
-            order_domains(&mut list);
-            let total = list.iter().map(|d| width(d.1)).sum();
-            let cpu0 = list.iter().any(|d| d.0.contains(0));
-            (node, list, total, cpu0)
-        })
-        .collect();
-    let mut fitting: Vec<&NodeGroup<'_, '_>> = node_list.iter().filter(|nd| nd.2 >= n).collect();
-    fitting.sort_by_key(|nd| (nd.3, nd.0));
-    if let Some(nd) = fitting.first() {
-        return fill(cores, &flatten(&nd.1), n).map(|p| (p, 1));
-    }
-    node_list.sort_by_key(|nd| (std::cmp::Reverse(nd.2), nd.3, nd.0));
-    let all: Vec<usize> = node_list.iter().flat_map(|nd| flatten(&nd.1)).collect();
-    fill(cores, &all, n).map(|p| (p, 2))
 }
 
 /// The placement of an explicitly pinned VM: the spec's pins, echoed for the CPU map.

@@ -4,7 +4,7 @@
 //! sysfs `numa_node`.
 //!
 //! ## Why
-//! On a multi-socket host (and first-generation Threadripper/EPYC) every PCIe slot hangs off one
+//! On a multi-socket host (and first-generation Threadripper/EPYC) every `PCIe` slot hangs off one
 //! node. A guest on the other node reaches its GPU across the inter-socket link: every DMA
 //! transfer and interrupt pays the hop, and frame times suffer. `pin policy="auto"` puts a VM on
 //! its devices' node whenever enough cores are free there; this warning says when they were not,

@@ -47,17 +47,15 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
                 Some(block) => format!("/dev/{}", block.name),
                 None => normal(&disk.path.value),
             };
-            by_path
-                .entry(key)
-                .or_default()
-                .push((v, disk));
+            by_path.entry(key).or_default().push((v, disk));
         }
     }
     for (path, users) in &by_path {
         for (j, (b, disk_b)) in users.iter().enumerate() {
-            let Some((a, _)) = users[..j].iter().find(|(a, disk_a)| {
-                together.may(*a, *b) && !(safe(disk_a) && safe(disk_b))
-            }) else {
+            let Some((a, _)) = users[..j]
+                .iter()
+                .find(|(a, disk_a)| together.may(*a, *b) && !(safe(disk_a) && safe(disk_b)))
+            else {
                 continue;
             };
             let (va, vb) = (&cx.spec.vms[*a], &cx.spec.vms[*b]);

@@ -76,7 +76,11 @@ pub(super) fn numatune(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
 pub(super) fn cell_memory_kib(vm: &Vm, cx: &Context<'_>, cells: &[NumaCell]) -> Vec<u64> {
     let total = vm.memory.size.value.kib();
     let page = cx.page_size(vm).map_or(1024, |p| p.kib().max(1));
-    let vcpus: u64 = cells.iter().map(|c| c.vcpus.len() as u64).sum::<u64>().max(1);
+    let vcpus: u64 = cells
+        .iter()
+        .map(|c| c.vcpus.len() as u64)
+        .sum::<u64>()
+        .max(1);
     let mut out = Vec::with_capacity(cells.len());
     let mut given = 0;
     for (i, cell) in cells.iter().enumerate() {

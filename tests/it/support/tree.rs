@@ -739,7 +739,10 @@ impl FakeHost {
             if self.topology_cluster {
                 let cluster = self.cluster_by_cpu.get(&cpu.id).unwrap_or(&cpu.siblings);
                 let first = cluster.iter().min().copied().unwrap_or(cpu.id);
-                let id = cpus.iter().find(|c| c.id == first).map_or(cpu.core, |c| c.core);
+                let id = cpus
+                    .iter()
+                    .find(|c| c.id == first)
+                    .map_or(cpu.core, |c| c.core);
                 b.attr(&format!("{topo}/cluster_id"), id);
                 b.attr(&format!("{topo}/cluster_cpus_list"), cpu_list(cluster));
             }
