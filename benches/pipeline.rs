@@ -1,6 +1,7 @@
 //! Benchmarks of the whole `plan` pipeline (spec → host → check → compile → observe → plan) and
-//! of host discovery alone, on the largest example and on a generated large host: 2 sockets ×
-//! 64 cores × 2 threads, 400 PCI functions in 64 IOMMU groups, 16 GPUs, 8 VMs.
+//! of host discovery and of the automatic placement alone, on the largest example and on a
+//! generated large host: 2 sockets × 64 cores × 2 threads, 400 PCI functions in 64 IOMMU
+//! groups, 16 GPUs (8 per socket), 8 VMs.
 //! Figures, machine and method: docs/performance.md. Run with `cargo bench --bench pipeline`.
 
 #![allow(
@@ -81,6 +82,8 @@ fn large() -> (FakeHost, String) {
             f.boot_vga = (class == 0x03_0000).then_some(false);
             f.group = Some(gpu);
             f.drm_card = None;
+            // GPUs 0-7 hang off socket 0, 8-15 off socket 1: automatic VMs follow them.
+            f.numa_node = if gpu < 8 { 0 } else { 1 };
             host.pci.push(f);
             n += 1;
         }
@@ -190,6 +193,13 @@ fn benches(c: &mut Criterion) {
     let (decoded, _) = passplan::spec::parse(&large_spec);
     let decoded = decoded.expect("large spec");
     let facts = passplan::host::discover(large_root.path()).expect("discover");
+    let mut group = c.benchmark_group("placement");
+    group.sample_size(20);
+    group.bench_function("large", |b| {
+        b.iter(|| black_box(passplan::check::placements(&decoded, &facts)));
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("check+compile");
     group.sample_size(20);
     group.bench_function("large", |b| {

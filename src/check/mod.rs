@@ -6,13 +6,14 @@
 //! device is, which functions a VM takes, where its vCPUs are pinned).
 
 pub mod rules;
+pub mod together;
 
 use std::collections::BTreeSet;
 
 use crate::diag::Diagnostics;
 use crate::host::{HostFacts, PciDevice};
 use crate::model::{ByteSize, PciAddress};
-use crate::pinning::{Demand, PlaceError, Placement, Request};
+use crate::pinning::{Demand, DeviceNode, PlaceError, Placement, Request};
 use crate::spec::{Device, HugepageMode, Pin, Spanned, Spec, Vm};
 
 pub use crate::pinning::Placements;
@@ -95,12 +96,35 @@ pub fn placements(spec: &Spec, host: &HostFacts) -> Placements {
                 .as_ref()
                 .and_then(|i| i.cpus.as_ref())
                 .map(|c| c.value.clone()),
+            devices: device_nodes(spec, host, vm),
         });
     }
     names
         .into_iter()
         .zip(crate::pinning::place(host, &requests))
         .collect()
+}
+
+/// The VM's passed devices on a known NUMA node, GPUs first (then spec order): automatic
+/// placement puts the VM on the first one's node when it fits.
+fn device_nodes(spec: &Spec, host: &HostFacts, vm: &Vm) -> Vec<DeviceNode> {
+    let mut devices: Vec<(bool, DeviceNode)> = vm
+        .device_refs()
+        .filter_map(|r| spec.device(&r.value))
+        .filter_map(|d| {
+            let node = host.pci.get(&d.pci.value)?.numa_node?;
+            Some((
+                !d.is_gpu,
+                DeviceNode {
+                    name: d.name.value.clone(),
+                    node,
+                },
+            ))
+        })
+        .collect();
+    // Stable: GPUs first, each group in spec order.
+    devices.sort_by_key(|(not_gpu, _)| *not_gpu);
+    devices.into_iter().map(|(_, d)| d).collect()
 }
 
 /// Explicit pins in vCPU order. `cores` names whole physical cores: each named CPU brings its

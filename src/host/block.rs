@@ -92,11 +92,42 @@ pub(super) fn discover(root: &Root) -> Vec<BlockDevice> {
         .filter_map(|s| disk_of_source(root, &dm_names, s))
         .collect();
 
+    // Every /dev path that names a disk or one of its partitions: kernel names, dm names and
+    // udev's /dev/disk/by-*/ links, so a spec's disk path can be matched without I/O later.
+    let mut links: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for name in &names {
+        if let Some(disk) = disk_of_source(root, &dm_names, &format!("/dev/{name}")) {
+            links
+                .entry(disk)
+                .or_default()
+                .insert(format!("/dev/{name}"));
+        }
+    }
+    for (dm, name) in &dm_names {
+        links
+            .entry(name.clone())
+            .or_default()
+            .insert(format!("/dev/mapper/{dm}"));
+    }
+    for kind in root.list("/dev/disk") {
+        let dir = format!("/dev/disk/{kind}");
+        for link in root.list(&dir) {
+            let path = format!("{dir}/{link}");
+            if let Some(disk) = disk_of_source(root, &dm_names, &path) {
+                links.entry(disk).or_default().insert(path);
+            }
+        }
+    }
+
     names
         .iter()
         .filter(|n| !is_partition(root, n))
         .map(|name| BlockDevice {
             name: name.clone(),
+            links: links
+                .get(name)
+                .map(|l| l.iter().cloned().collect())
+                .unwrap_or_default(),
             pci: pci_of(root, name, 0).into_iter().collect(),
             mounts: mounts
                 .get(name)

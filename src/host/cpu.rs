@@ -1,6 +1,13 @@
 //! CPUs: `/proc/cpuinfo`, per-CPU topology and L3 sharing, NUMA nodes, hybrid core kinds and
 //! cpufreq governors, from `/sys/devices/system/{cpu,node}` and `/sys/devices/cpu_{core,atom}`.
 //!
+//! Core kinds come from the hybrid PMU directories (`/sys/devices/cpu_core/cpus`,
+//! `cpu_atom/cpus`) when the kernel registers them. Older kernels and some builds do not; then
+//! the tree still shows the split, and [`fallback_kinds`] reads it: E-cores are single-thread
+//! cores sharing an L2 cluster (`topology/cluster_cpus_list`) with other cores, P-cores the rest
+//! (SMT only on P-cores), and the per-CPU `cpufreq/cpuinfo_max_freq` classes must agree (every
+//! E-core slower than every P-core). [`CoreKindSource`] records which source was used.
+//!
 //! Nothing here guesses a numbering pattern: SMT siblings, L3 domains and node membership are
 //! read from the kernel's lists, because real CPUs number them in every way (sibling = cpu+N on
 //! AMD, adjacent on Intel hybrid P-cores, CPU 0 with CPU 5 on Meteor Lake).
@@ -8,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use super::sysroot::Root;
-use super::{CoreKind, Cpu, CpuFreq, CpuInfo, CpuVendor, NumaNode};
+use super::{CoreKind, CoreKindSource, Cpu, CpuFreq, CpuInfo, CpuVendor, NumaNode};
 use crate::model::{ByteSize, CpuSet};
 
 const CPU_DIR: &str = "/sys/devices/system/cpu";
@@ -91,6 +98,7 @@ pub(super) struct CpuFacts {
     pub(super) cpus: Vec<Cpu>,
     pub(super) nodes: Vec<NumaNode>,
     pub(super) cpufreq: Option<CpuFreq>,
+    pub(super) core_kinds: CoreKindSource,
 }
 
 /// Read every logical CPU under `cpuN` (online or not) and the NUMA nodes.
@@ -166,11 +174,119 @@ pub(super) fn discover(root: &Root) -> CpuFacts {
         current: governors,
     });
 
+    let mut cpus: Vec<Cpu> = cpus;
+    let core_kinds = if p_cores.is_some() || e_cores.is_some() {
+        CoreKindSource::Pmu
+    } else {
+        let shape: Vec<CpuShape> = cpus
+            .iter()
+            .filter(|c| c.online)
+            .map(|c| {
+                let dir = format!("{CPU_DIR}/cpu{}", c.id);
+                CpuShape {
+                    id: c.id,
+                    siblings: c.siblings.clone(),
+                    cluster: read_list(root, &format!("{dir}/topology/cluster_cpus_list")),
+                    max_khz: root.read_u64(&format!("{dir}/cpufreq/cpuinfo_max_freq")),
+                }
+            })
+            .collect();
+        match fallback_kinds(&shape) {
+            Some(kinds) => {
+                for cpu in &mut cpus {
+                    if let Some(kind) = kinds.get(&cpu.id) {
+                        cpu.kind = *kind;
+                    }
+                }
+                CoreKindSource::Topology
+            }
+            None => CoreKindSource::None,
+        }
+    };
+
     CpuFacts {
         cpus,
         nodes,
         cpufreq,
+        core_kinds,
     }
+}
+
+/// What [`fallback_kinds`] reads of one online CPU.
+#[derive(Debug, Clone)]
+pub(super) struct CpuShape {
+    pub(super) id: u32,
+    /// SMT siblings, itself included.
+    pub(super) siblings: CpuSet,
+    /// CPUs sharing its L2 cluster (`cluster_cpus_list`), when the kernel shows it.
+    pub(super) cluster: Option<CpuSet>,
+    /// `cpufreq/cpuinfo_max_freq` in kHz, when readable.
+    pub(super) max_khz: Option<u64>,
+}
+
+/// Hybrid core kinds from the tree alone, for kernels without the PMU directories; `None` when
+/// the tree does not show two kinds that agree with each other.
+///
+/// - With L2 clusters: an E-core is a single-thread core whose cluster holds other cores (Intel
+///   groups E-cores by four on one L2); every other core is a P-core.
+/// - Without them: an E-core is a single-thread core slower than every SMT core (a P-core whose
+///   sibling is offline is single-thread too, but as fast as the others).
+/// - Either way every E-core must be slower than every P-core when `cpuinfo_max_freq` is known
+///   (favoured P-cores may differ among themselves), and without frequencies some P-core must
+///   have SMT. Otherwise the host is taken as uniform.
+pub(super) fn fallback_kinds(cpus: &[CpuShape]) -> Option<BTreeMap<u32, CoreKind>> {
+    /// A core: its first CPU's shape, SMT, clustered with other cores, fastest max frequency.
+    type Shape<'a> = (&'a CpuShape, bool, bool, Option<u64>);
+    // Cores by lowest CPU: (siblings, smt, clustered, max frequency).
+    let mut cores: BTreeMap<u32, Shape<'_>> = BTreeMap::new();
+    let known: CpuSet = cpus.iter().map(|c| c.id).collect();
+    for cpu in cpus {
+        let first = cpu.siblings.intersection(&known).first().unwrap_or(cpu.id);
+        let smt = cpu.siblings.intersection(&known).len() > 1;
+        let clustered = cpu
+            .cluster
+            .as_ref()
+            .is_some_and(|c| !c.difference(&cpu.siblings).is_empty());
+        let entry = cores
+            .entry(first)
+            .or_insert((cpu, smt, clustered, cpu.max_khz));
+        entry.3 = entry.3.max(cpu.max_khz);
+    }
+    let all_clusters = cpus.iter().all(|c| c.cluster.is_some());
+    let all_freqs = cpus.iter().all(|c| c.max_khz.is_some());
+    let slowest_smt = cores.values().filter(|c| c.1).filter_map(|c| c.3).min();
+    let is_e = |core: &Shape<'_>| -> bool {
+        if core.1 {
+            return false;
+        }
+        if all_clusters {
+            core.2
+        } else {
+            matches!((core.3, slowest_smt), (Some(f), Some(s)) if all_freqs && f < s)
+        }
+    };
+    let (e, p): (Vec<&Shape<'_>>, Vec<&Shape<'_>>) = cores.values().partition(|c| is_e(c));
+    if e.is_empty() || p.is_empty() {
+        return None;
+    }
+    if all_freqs {
+        let fastest_e = e.iter().filter_map(|c| c.3).max()?;
+        let slowest_p = p.iter().filter_map(|c| c.3).min()?;
+        if fastest_e >= slowest_p {
+            return None;
+        }
+    } else if !p.iter().any(|c| c.1) {
+        return None;
+    }
+    let mut kinds = BTreeMap::new();
+    for (list, kind) in [(&e, CoreKind::Efficiency), (&p, CoreKind::Performance)] {
+        for core in list {
+            for id in core.0.siblings.iter() {
+                kinds.insert(id, kind);
+            }
+        }
+    }
+    Some(kinds)
 }
 
 /// A node's CPUs: `cpulist`, else the older hex `cpumap`, else its `cpuN` links (seen in

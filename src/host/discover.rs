@@ -46,6 +46,7 @@ pub fn discover(root: &Path) -> Result<HostFacts, HostError> {
         iommu_groups,
         memory: memory::discover(&tree),
         cpufreq: cpus.cpufreq,
+        core_kinds: cpus.core_kinds,
         kvm_device: tree.exists("/dev/kvm"),
         vfio_pci: boot::vfio_pci(&tree, kernel_release.as_deref()),
         kernel_release,

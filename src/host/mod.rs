@@ -49,6 +49,8 @@ pub struct HostFacts {
     pub memory: Memory,
     /// cpufreq governors; `None` when cpufreq is absent (common in VMs).
     pub cpufreq: Option<CpuFreq>,
+    /// Where [`Cpu::kind`] came from.
+    pub core_kinds: CoreKindSource,
     /// The running kernel's command line, `/proc/cmdline`.
     pub cmdline: KernelCmdline,
     /// The running kernel's release (`/proc/sys/kernel/osrelease`), when known.
@@ -107,6 +109,18 @@ pub enum CoreKind {
     Performance,
     /// Intel E-core.
     Efficiency,
+}
+
+/// Where the hybrid core kinds were read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoreKindSource {
+    /// No kinds: the CPU is not hybrid, or nothing shows it (every core is `Uniform`).
+    None,
+    /// The hybrid PMU directories, `/sys/devices/cpu_core/cpus` and `cpu_atom/cpus`.
+    Pmu,
+    /// The tree without them: SMT, L2 clusters and `cpuinfo_max_freq` classes.
+    Topology,
 }
 
 /// One logical CPU.
@@ -259,6 +273,9 @@ pub enum VfioPci {
 pub struct BlockDevice {
     /// Kernel name (`nvme0n1`, `sda`, `dm-0`).
     pub name: String,
+    /// Every `/dev` path naming the disk or one of its partitions (`/dev/nvme0n1p2`,
+    /// `/dev/mapper/root`, udev's `/dev/disk/by-id/…` links), sorted.
+    pub links: Vec<String>,
     /// The PCI function the device hangs off (through `NVMe` multipath and `dm` slaves).
     pub pci: Vec<PciAddress>,
     /// Mount points of filesystems on it or its partitions (`/`, `/home`).

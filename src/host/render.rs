@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::{CoreKind, Cpu, HostFacts, Loader, PciDevice, VfioPci};
+use super::{CoreKind, CoreKindSource, Cpu, HostFacts, Loader, PciDevice, VfioPci};
 use crate::model::{CpuSet, PciAddress};
 
 /// Version of the JSON document; bumped on any incompatible change (schema/host.schema.json).
@@ -244,6 +244,17 @@ fn write_cpu_map(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
         packages.len(),
         cores.len()
     )?;
+    match host.core_kinds {
+        CoreKindSource::None => {}
+        CoreKindSource::Pmu => writeln!(
+            out,
+            "  core kinds from /sys/devices/cpu_core and cpu_atom (the hybrid PMUs)"
+        )?,
+        CoreKindSource::Topology => writeln!(
+            out,
+            "  core kinds from the topology: SMT, L2 clusters and cpuinfo_max_freq classes (no cpu_core/cpu_atom PMU directories on this kernel)"
+        )?,
+    }
     // node → L3 domain → cores (by lowest CPU).
     let mut tree: BTreeMap<Option<u32>, Domains> = BTreeMap::new();
     for cpus in cores.values() {
@@ -307,6 +318,7 @@ struct HostJson<'a> {
     iommu_groups: Vec<GroupJson>,
     gpus: Vec<GpuJson>,
     cpus: Vec<CpuJson>,
+    core_kinds: CoreKindSource,
     numa_nodes: &'a [super::NumaNode],
     memory: &'a crate::host::Memory,
     cpufreq: Option<&'a crate::host::CpuFreq>,
@@ -437,6 +449,7 @@ impl<'a> HostJson<'a> {
             iommu_groups,
             gpus,
             cpus,
+            core_kinds: host.core_kinds,
             numa_nodes: &host.numa_nodes,
             memory: &host.memory,
             cpufreq: host.cpufreq.as_ref(),

@@ -16,24 +16,35 @@
 //! 2. Explicit pins (`pin cores=`/`pin cpus=`) are taken first, whole cores.
 //! 3. The host keeps `reserve` cores (the largest reserve any automatic VM asks for): CPU 0's
 //!    core first — interrupts and housekeeping land there — then the cores nearest it.
-//! 4. Automatic VMs are placed largest first (ties in spec order), each in one core *kind*:
-//!    performance cores, else uniform ones, else efficiency cores — P- and E-cores are never
-//!    mixed in one guest, since a guest scheduler assumes its cores are alike.
-//! 5. Within a kind: one L3 domain (CCX/CCD) if one has enough free cores; else one NUMA node,
-//!    filling its fullest L3 domains first; else the fewest nodes. Among domains that fit, the
-//!    spec's preference decides (`vcache`: the largest L3, `frequency`: the smallest), then
-//!    domains away from CPU 0, then the lowest CPU numbers.
-//! 6. Emulator and I/O threads, after every guest has its cores: one free host core sharing
+//! 4. Automatic VMs are placed — those with passed devices on a known NUMA node first, then
+//!    largest first, ties in spec order — each in one core *kind*: performance cores, else
+//!    uniform ones, else efficiency cores — P- and E-cores are never mixed in one guest, since a
+//!    guest scheduler assumes its cores are alike.
+//! 5. The node of the VM's passed devices (sysfs `numa_node`; the GPU's when they differ) comes
+//!    first: the guest is placed there when it fits, else anywhere (and `cpu/remote-device`
+//!    says so). A guest asking for `threads=2` or more skips cores whose SMT sibling is offline
+//!    (it would get half a core); other guests take them last.
+//! 6. Within a kind: one L3 domain (CCX/CCD) if one has enough free cores; else one NUMA node,
+//!    filling its fullest L3 domains first; else the fewest nodes — and then the guest gets one
+//!    NUMA cell per host node, its vCPUs laid out node by node, so it sees the truth. Among
+//!    domains that fit, the spec's preference decides (`vcache`: the largest L3, `frequency`:
+//!    the smallest), then domains away from CPU 0, then the lowest CPU numbers.
+//! 7. Emulator and I/O threads, after every guest has its cores: one free host core sharing
 //!    the guest's L3, else its NUMA node, else the host reserve. Explicit `emulator`/`iothreads
 //!    cpus=` in the spec win.
-//! 7. The guest topology follows the host cores: threads = the cores' SMT width when the vCPU
+//! 8. The guest topology follows the host cores: threads = the cores' SMT width when the vCPU
 //!    count fills whole cores (the spec's `threads=` only fixes the count), so guest sibling
 //!    pairs are host sibling pairs, and cache passthrough is then truthful.
 
+mod choose;
+mod cores;
 pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+use choose::{Chosen, choose};
+use cores::{Core, kind_name, kind_rank, physical_cores};
 
 use crate::host::{CoreKind, HostFacts};
 use crate::model::{ByteSize, CpuSet};
@@ -60,6 +71,18 @@ pub struct Request {
     pub emulator: Option<CpuSet>,
     /// I/O-thread CPUs fixed by the spec.
     pub iothread_cpus: Option<CpuSet>,
+    /// The VM's passed devices whose NUMA node the host knows, the GPU first: the first one's
+    /// node is where the VM is placed when it fits.
+    pub devices: Vec<DeviceNode>,
+}
+
+/// A passed device and the NUMA node it hangs off (sysfs `numa_node`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNode {
+    /// The device's name in the spec.
+    pub name: String,
+    /// Its NUMA node.
+    pub node: u32,
 }
 
 /// How a VM's vCPUs are pinned.
@@ -92,6 +115,10 @@ pub struct Placement {
     /// The NUMA node holding every vCPU, to bind guest memory to (`<numatune>`); `None` when
     /// the vCPUs span nodes or the host exposes none.
     pub node: Option<u32>,
+    /// Guest NUMA cells, one per host node, when an automatic placement spans nodes (empty
+    /// otherwise). Invariant: cells hold consecutive vCPUs, in node order, and together every
+    /// vCPU once.
+    pub cells: Vec<NumaCell>,
     /// The guest topology that matches the host cores.
     pub topology: Topology,
     /// Whether `<cache mode='passthrough'/>` tells the guest the truth: its cores are whole host
@@ -99,6 +126,15 @@ pub struct Placement {
     pub cache_passthrough: bool,
     /// Why, one line each, for `passplan host --spec`.
     pub reasons: Vec<String>,
+}
+
+/// A guest NUMA cell: the vCPUs whose host CPUs sit on one host node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumaCell {
+    /// The host node, where the cell's memory is bound (`<numatune><memnode>`).
+    pub node: u32,
+    /// Guest vCPU numbers, consecutive.
+    pub vcpus: CpuSet,
 }
 
 /// Guest CPU topology: `sockets × cores × threads` = vCPUs.
@@ -141,116 +177,6 @@ impl fmt::Display for PlaceError {
         Ok(())
     }
 }
-
-/// A physical core: its online CPUs and where it sits.
-#[derive(Debug, Clone)]
-struct Core {
-    /// Online CPUs, ascending.
-    cpus: CpuSet,
-    /// Lowest CPU: the core's stable name and sort key.
-    first: u32,
-    /// L3 domain key: the shared CPU list, or the core's own CPUs when it has no L3.
-    l3: CpuSet,
-    /// L3 size, when known.
-    l3_size: Option<ByteSize>,
-    /// NUMA node.
-    node: Option<u32>,
-    /// Core kind.
-    kind: CoreKind,
-}
-
-impl Core {
-    fn width(&self) -> u32 {
-        u32::try_from(self.cpus.len()).unwrap_or(u32::MAX)
-    }
-
-    fn has_cpu0(&self) -> bool {
-        self.cpus.contains(0)
-    }
-}
-
-/// Preference order of core kinds for guests: P-cores, then uniform, then E-cores.
-fn kind_rank(kind: CoreKind) -> u8 {
-    match kind {
-        CoreKind::Performance => 0,
-        CoreKind::Uniform => 1,
-        CoreKind::Efficiency => 2,
-    }
-}
-
-fn kind_name(kind: CoreKind) -> &'static str {
-    match kind {
-        CoreKind::Performance => "performance",
-        CoreKind::Uniform => "",
-        CoreKind::Efficiency => "efficiency",
-    }
-}
-
-/// The host's physical cores, ascending by lowest CPU. CPUs join one core when they share
-/// (package, die, core) or list each other as siblings, so no sibling pair is ever split even
-/// when the two facts disagree.
-fn physical_cores(host: &HostFacts) -> Vec<Core> {
-    let online: Vec<&crate::host::Cpu> = host.cpus.iter().filter(|c| c.online).collect();
-    // Union-find over positions in `online`.
-    let mut parent: Vec<usize> = (0..online.len()).collect();
-    let index: BTreeMap<u32, usize> = online.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-    let mut by_key: BTreeMap<(u32, u32, u32), usize> = BTreeMap::new();
-    for (i, cpu) in online.iter().enumerate() {
-        let join = |j: usize, parent: &mut Vec<usize>| {
-            let (a, b) = (root(parent, i), root(parent, j));
-            // The lower position wins, so the result does not depend on visiting order.
-            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-            parent[hi] = lo;
-        };
-        if let Some(&j) = by_key.get(&(cpu.package, cpu.die, cpu.core)) {
-            join(j, &mut parent);
-        } else {
-            by_key.insert((cpu.package, cpu.die, cpu.core), i);
-        }
-        for s in cpu.siblings.iter() {
-            if let Some(&j) = index.get(&s) {
-                join(j, &mut parent);
-            }
-        }
-    }
-    let mut groups: BTreeMap<usize, CpuSet> = BTreeMap::new();
-    for (i, cpu) in online.iter().enumerate() {
-        let r = root(&mut parent, i);
-        groups.entry(r).or_default().insert(cpu.id);
-    }
-    let mut cores: Vec<Core> = groups
-        .into_values()
-        .filter_map(|cpus| {
-            let first = cpus.first()?;
-            let head = host.cpu(first)?;
-            Some(Core {
-                l3: head.l3.clone().unwrap_or_else(|| cpus.clone()),
-                l3_size: head.l3_size,
-                node: head.node,
-                kind: head.kind,
-                first,
-                cpus,
-            })
-        })
-        .collect();
-    cores.sort_by_key(|c| c.first);
-    cores
-}
-
-/// Union-find: the representative of `i`, compressing the path on the way.
-fn root(parent: &mut [usize], mut i: usize) -> usize {
-    while parent[i] != i {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-    }
-    i
-}
-
-/// An L3 domain while choosing: its key and its free cores in preference order.
-type DomainRef<'m, 'c> = (&'m &'c CpuSet, &'m Vec<usize>);
-
-/// A NUMA node while choosing: id, domains fullest first, free CPUs, whether it holds CPU 0.
-type NodeGroup<'m, 'c> = (Option<u32>, Vec<DomainRef<'m, 'c>>, u32, bool);
 
 /// Place every VM. Results are in request order; automatic placements are disjoint from each
 /// other, from explicit pins and from the host reserve.
@@ -301,14 +227,29 @@ pub fn place(host: &HostFacts, requests: &[Request]) -> Vec<Result<Placement, Pl
         .flat_map(|&c| cores[c].cpus.iter())
         .collect();
 
-    // Automatic VMs, largest first so small ones fill the gaps; ties in spec order.
+    // Automatic VMs: those tied to a device's node first, so a VM without devices never takes
+    // the cores beside another VM's GPU; then largest first so small ones fill the gaps; ties
+    // in spec order.
+    let nodes_present: BTreeSet<u32> = cores.iter().filter_map(|c| c.node).collect();
+    let device_node = |req: &Request| {
+        req.devices
+            .iter()
+            .find(|d| nodes_present.contains(&d.node))
+            .cloned()
+    };
     let mut order: Vec<usize> = requests
         .iter()
         .enumerate()
         .filter(|(_, r)| matches!(r.pin, Demand::Auto { .. }))
         .map(|(i, _)| i)
         .collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(requests[i].vcpus), i));
+    order.sort_by_key(|&i| {
+        (
+            device_node(&requests[i]).is_none(),
+            std::cmp::Reverse(requests[i].vcpus),
+            i,
+        )
+    });
 
     let mut chosen: BTreeMap<usize, Chosen> = BTreeMap::new();
     let mut failed: BTreeMap<usize, PlaceError> = BTreeMap::new();
@@ -320,14 +261,56 @@ pub fn place(host: &HostFacts, requests: &[Request]) -> Vec<Result<Placement, Pl
         let free: Vec<usize> = (0..cores.len())
             .filter(|c| !owner.contains_key(c) && !reserved.contains(c))
             .collect();
-        match choose(&cores, &free, req.vcpus, prefer) {
-            Some(pick) => {
+        // A guest with SMT threads needs whole sibling pairs: cores with an offline sibling
+        // are never its. Others take them only when nothing else fits.
+        let whole: Vec<usize> = free
+            .iter()
+            .copied()
+            .filter(|&c| !cores[c].degraded)
+            .collect();
+        let pools: Vec<&[usize]> = if req.threads >= 2 {
+            vec![&whole]
+        } else {
+            vec![&whole, &free]
+        };
+        let near = device_node(req);
+        // The device's node first (whole cores, then any), then anywhere.
+        let mut tries: Vec<(Vec<usize>, bool)> = Vec::new();
+        if let Some(d) = &near {
+            for pool in &pools {
+                let local: Vec<usize> = pool
+                    .iter()
+                    .copied()
+                    .filter(|&c| cores[c].node == Some(d.node))
+                    .collect();
+                tries.push((local, true));
+            }
+        }
+        for pool in &pools {
+            tries.push((pool.to_vec(), near.is_none()));
+        }
+        let pick = tries.iter().find_map(|(pool, local)| {
+            choose(&cores, pool, req.vcpus, prefer).map(|mut pick| {
+                pick.device = near.clone().map(|d| (d, *local));
+                pick
+            })
+        });
+        match pick {
+            Some(mut pick) => {
                 for &c in &pick.cores {
                     owner.insert(c, r);
+                }
+                if req.threads >= 2 {
+                    pick.skipped = free
+                        .iter()
+                        .filter(|&&c| cores[c].degraded)
+                        .flat_map(|&c| cores[c].cpus.iter())
+                        .collect();
                 }
                 chosen.insert(r, pick);
             }
             None => {
+                let pool = pools.last().copied().unwrap_or_default();
                 let available = [
                     CoreKind::Performance,
                     CoreKind::Uniform,
@@ -335,7 +318,7 @@ pub fn place(host: &HostFacts, requests: &[Request]) -> Vec<Result<Placement, Pl
                 ]
                 .into_iter()
                 .map(|k| {
-                    free.iter()
+                    pool.iter()
                         .filter(|&&c| cores[c].kind == k)
                         .map(|&c| cores[c].width())
                         .sum::<u32>()
@@ -398,125 +381,6 @@ struct Context<'a> {
     guest_cpus: &'a CpuSet,
 }
 
-/// Cores picked for one VM, and how well they fit.
-#[derive(Debug, Clone, Default)]
-struct Chosen {
-    /// Indices into the core list, ascending.
-    cores: Vec<usize>,
-    /// 0: one L3 domain; 1: one NUMA node; 2: several nodes.
-    tier: u8,
-    /// Whether a more preferred kind lacked room (hybrid: E-cores because P-cores are full).
-    fell_back: bool,
-}
-
-/// Rank of an L3 domain under a preference (lower is better).
-fn prefer_key(prefer: PinPrefer, size: Option<ByteSize>) -> i128 {
-    let size = i128::from(size.map_or(0, |s| s.0));
-    match prefer {
-        PinPrefer::None => 0,
-        PinPrefer::Vcache => -size,
-        PinPrefer::Frequency => size,
-    }
-}
-
-/// Take cores in order until they hold `n` CPUs.
-fn fill(cores: &[Core], order: &[usize], n: u32) -> Option<Vec<usize>> {
-    let mut got = 0;
-    let mut out = Vec::new();
-    for &c in order {
-        if got >= n {
-            break;
-        }
-        got += cores[c].width();
-        out.push(c);
-    }
-    (got >= n).then(|| {
-        out.sort_unstable();
-        out
-    })
-}
-
-/// The best whole cores for `n` vCPUs among `free`, one kind only.
-fn choose(cores: &[Core], free: &[usize], n: u32, prefer: PinPrefer) -> Option<Chosen> {
-    let kinds: BTreeSet<u8> = free.iter().map(|&c| kind_rank(cores[c].kind)).collect();
-    let best_kind = kinds.first().copied();
-    for kind in kinds {
-        let of_kind: Vec<usize> = free
-            .iter()
-            .copied()
-            .filter(|&c| kind_rank(cores[c].kind) == kind)
-            .collect();
-        if let Some((picked, tier)) = choose_in_kind(cores, &of_kind, n, prefer) {
-            return Some(Chosen {
-                cores: picked,
-                tier,
-                fell_back: Some(kind) != best_kind,
-            });
-        }
-    }
-    None
-}
-
-fn choose_in_kind(
-    cores: &[Core],
-    free: &[usize],
-    n: u32,
-    prefer: PinPrefer,
-) -> Option<(Vec<usize>, u8)> {
-    // Cores within a group: away from CPU 0's core first, then by number.
-    let core_key = |c: &usize| (cores[*c].has_cpu0(), cores[*c].first);
-    let mut domains: BTreeMap<&CpuSet, Vec<usize>> = BTreeMap::new();
-    for &c in free {
-        domains.entry(&cores[c].l3).or_default().push(c);
-    }
-    for list in domains.values_mut() {
-        list.sort_by_key(core_key);
-    }
-    let width = |list: &[usize]| list.iter().map(|&c| cores[c].width()).sum::<u32>();
-    // A domain's rank: preference, then away from CPU 0, then lowest CPU.
-    let domain_key = |(l3, list): (&&CpuSet, &Vec<usize>)| {
-        let head = &cores[list[0]];
-        (prefer_key(prefer, head.l3_size), l3.contains(0), l3.first())
-    };
-
-    // Tier 0: one L3 domain.
-    let mut fitting: Vec<(&&CpuSet, &Vec<usize>)> =
-        domains.iter().filter(|(_, l)| width(l) >= n).collect();
-    fitting.sort_by_key(|d| domain_key(*d));
-    if let Some((_, list)) = fitting.first() {
-        return fill(cores, list, n).map(|p| (p, 0));
-    }
-
-    // Tier 1 and 2: nodes, fullest first within; domains fullest first within a node.
-    let mut nodes: BTreeMap<Option<u32>, Vec<(&&CpuSet, &Vec<usize>)>> = BTreeMap::new();
-    for d in &domains {
-        nodes.entry(cores[d.1[0]].node).or_default().push(d);
-    }
-    let order_domains = |list: &mut Vec<(&&CpuSet, &Vec<usize>)>| {
-        list.sort_by_key(|d| (std::cmp::Reverse(width(d.1)), domain_key(*d)));
-    };
-    let flatten = |list: &[(&&CpuSet, &Vec<usize>)]| -> Vec<usize> {
-        list.iter().flat_map(|d| d.1.iter().copied()).collect()
-    };
-    let mut node_list: Vec<NodeGroup<'_, '_>> = nodes
-        .into_iter()
-        .map(|(node, mut list)| {
-            order_domains(&mut list);
-            let total = list.iter().map(|d| width(d.1)).sum();
-            let cpu0 = list.iter().any(|d| d.0.contains(0));
-            (node, list, total, cpu0)
-        })
-        .collect();
-    let mut fitting: Vec<&NodeGroup<'_, '_>> = node_list.iter().filter(|nd| nd.2 >= n).collect();
-    fitting.sort_by_key(|nd| (nd.3, nd.0));
-    if let Some(nd) = fitting.first() {
-        return fill(cores, &flatten(&nd.1), n).map(|p| (p, 1));
-    }
-    node_list.sort_by_key(|nd| (std::cmp::Reverse(nd.2), nd.3, nd.0));
-    let all: Vec<usize> = node_list.iter().flat_map(|nd| flatten(&nd.1)).collect();
-    fill(cores, &all, n).map(|p| (p, 2))
-}
-
 /// The placement of an explicitly pinned VM: the spec's pins, echoed for the CPU map.
 fn explicit(host: &HostFacts, req: &Request, list: &[u32]) -> Placement {
     let nodes: BTreeSet<Option<u32>> = list
@@ -539,6 +403,7 @@ fn explicit(host: &HostFacts, req: &Request, list: &[u32]) -> Placement {
             CpuSet::new()
         },
         node,
+        cells: Vec::new(),
         topology: Topology {
             sockets,
             cores: req.vcpus / (sockets * threads).max(1),
@@ -557,18 +422,42 @@ fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: &Context<'_>) -> Pla
         .iter()
         .flat_map(|&c| cores[c].cpus.iter())
         .collect();
-    // Core by core, so guest thread pairs land on host sibling pairs.
-    let vcpus: Vec<u32> = pick
-        .cores
+    let nodes: BTreeSet<Option<u32>> = pick.cores.iter().map(|&c| cores[c].node).collect();
+    let node = match nodes.iter().collect::<Vec<_>>().as_slice() {
+        [Some(n)] => Some(*n),
+        _ => None,
+    };
+    // Core by core, so guest thread pairs land on host sibling pairs; node by node when the
+    // guest spans nodes, so each guest NUMA cell is a run of consecutive vCPUs.
+    let mut layout = pick.cores.clone();
+    layout.sort_by_key(|&c| (cores[c].node, cores[c].first));
+    let vcpus: Vec<u32> = layout
         .iter()
         .flat_map(|&c| cores[c].cpus.iter())
         .take(usize::try_from(n).unwrap_or(usize::MAX))
         .collect();
     let domains: BTreeSet<&CpuSet> = pick.cores.iter().map(|&c| &cores[c].l3).collect();
-    let nodes: BTreeSet<Option<u32>> = pick.cores.iter().map(|&c| cores[c].node).collect();
-    let node = match nodes.iter().collect::<Vec<_>>().as_slice() {
-        [Some(n)] => Some(*n),
-        _ => None,
+    let cells: Vec<NumaCell> = if nodes.len() > 1 && nodes.iter().all(Option::is_some) {
+        let mut cells: Vec<NumaCell> = Vec::new();
+        for (guest, host) in (0u32..).zip(&vcpus) {
+            let on = cores
+                .iter()
+                .find(|c| c.cpus.contains(*host))
+                .and_then(|c| c.node)
+                .unwrap_or_default();
+            match cells.last_mut() {
+                Some(cell) if cell.node == on => {
+                    cell.vcpus.insert(guest);
+                }
+                _ => cells.push(NumaCell {
+                    node: on,
+                    vcpus: [guest].into_iter().collect(),
+                }),
+            }
+        }
+        cells
+    } else {
+        Vec::new()
     };
     let widths: BTreeSet<u32> = pick.cores.iter().map(|&c| cores[c].width()).collect();
     let kind = pick
@@ -644,6 +533,39 @@ fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: &Context<'_>) -> Pla
             "no NUMA node has {n} free CPUs of one kind: spans {} nodes",
             nodes.len()
         )),
+    }
+    if !cells.is_empty() {
+        let list: Vec<String> = cells
+            .iter()
+            .map(|c| format!("vCPUs {} on node {}", c.vcpus, c.node))
+            .collect();
+        reasons.push(format!(
+            "the guest sees {} NUMA cells ({}), each cell's memory bound to its node (cpu/cross-numa)",
+            cells.len(),
+            list.join(", ")
+        ));
+    }
+    match &pick.device {
+        Some((d, true)) => reasons.push(format!(
+            "on node {}, the node of `{}` (its numa_node): DMA and interrupts stay on one socket",
+            d.node, d.name
+        )),
+        Some((d, false)) => {
+            let on: Vec<String> = nodes.iter().flatten().map(u32::to_string).collect();
+            reasons.push(format!(
+                "node {} of `{}` has too few free cores: placed on node {} (cpu/remote-device)",
+                d.node,
+                d.name,
+                on.join(", ")
+            ));
+        }
+        None => {}
+    }
+    if !pick.skipped.is_empty() {
+        reasons.push(format!(
+            "CPU(s) {} skipped: their cores' SMT siblings are offline, and threads={} needs whole pairs",
+            pick.skipped, req.threads
+        ));
     }
     if let Some(node) = node {
         reasons.push(format!("guest memory bound to NUMA node {node} (numatune)"));
@@ -766,6 +688,7 @@ fn finish(cores: &[Core], req: &Request, pick: &Chosen, cx: &Context<'_>) -> Pla
         emulator,
         iothreads,
         node,
+        cells,
         topology,
         cache_passthrough,
         reasons,

@@ -96,6 +96,14 @@ pub fn write_placements(
                 if let Some(node) = p.node {
                     writeln!(out, "    memory     NUMA node {node}")?;
                 }
+                if !p.cells.is_empty() {
+                    let cells: Vec<String> = p
+                        .cells
+                        .iter()
+                        .map(|c| format!("vCPUs {} → node {}", c.vcpus, c.node))
+                        .collect();
+                    writeln!(out, "    numa cells {}", cells.join("; "))?;
+                }
                 let t = p.topology;
                 writeln!(
                     out,

@@ -402,6 +402,11 @@ pub enum Firmware {
 pub struct Disk {
     /// Backing file or block device.
     pub path: Spanned<String>,
+    /// The guest cannot write it (`<readonly/>`).
+    pub readonly: bool,
+    /// Several guests may write it at once, the image's own format coordinating them
+    /// (`<shareable/>`: a cluster filesystem).
+    pub shareable: bool,
     /// Bus.
     pub bus: Spanned<DiskBus>,
     /// Cache mode (`none`, `writeback`, …).

@@ -609,6 +609,290 @@ fn hyperv_vendor_id_length() {
     );
 }
 
+/// The workstation split into two NUMA nodes (cores 0-5 on node 0, 6-11 on node 1, as a
+/// dual-socket host would be), its RTX 3080 on `node`.
+fn two_nodes(gpu_node: i32) -> FakeHost {
+    let mut host = workstation();
+    let half = host.memory.total_kb / 2;
+    host.numa_nodes = (0..2)
+        .map(|id| FakeNode {
+            id,
+            mem_total_kb: half,
+            mem_free_kb: half / 2,
+        })
+        .collect();
+    for cpu in &mut host.cpus {
+        cpu.node = Some(u32::from(cpu.id % 12 >= 6));
+    }
+    for pci in &mut host.pci {
+        if pci.address.ends_with("0d:00.0") || pci.address.ends_with("0d:00.1") {
+            pci.numa_node = gpu_node;
+        }
+    }
+    host
+}
+
+#[test]
+fn cpu_remote_device() {
+    // Explicit pins on node 1, the GPU on node 0.
+    let found = check(&two_nodes(0), WORKSTATION);
+    expect(&found, "cpu/remote-device", Severity::Warning);
+    assert!(
+        found.rendered.contains("`rtx3080` is on node 0"),
+        "{}",
+        found.rendered
+    );
+    // On the GPU's node: nothing to say.
+    let near = edit(r#"pin cores="6-11""#, r#"pin cores="0-5""#).replace(
+        r#"emulator "0-3"
+        iothreads 1 cpus="4-5,12-17""#,
+        r#"emulator "6-7"
+        iothreads 1 cpus="8""#,
+    );
+    let found = check(&two_nodes(0), &near);
+    assert!(
+        !found.codes().contains(&"cpu/remote-device"),
+        "{}",
+        found.rendered
+    );
+}
+
+#[test]
+fn auto_placement_follows_the_gpu_and_warns_when_it_cannot() {
+    let auto = |vcpus: u32| {
+        edit("vcpus 12 threads=2", &format!("vcpus {vcpus} threads=2"))
+            .replace(r#"pin cores="6-11""#, r#"pin policy="auto""#)
+            .replace("emulator \"0-3\"\n", "")
+            .replace(r#"iothreads 1 cpus="4-5,12-17""#, "iothreads 1")
+    };
+    // The GPU on node 1: the VM goes there, quietly.
+    let found = check(&two_nodes(1), &auto(8));
+    assert!(
+        !found.codes().contains(&"cpu/remote-device") && !found.codes().contains(&"cpu/cross-numa"),
+        "{}",
+        found.rendered
+    );
+    // The GPU on node 0, which keeps CPU 0's core for the host: 12 vCPUs cannot fit beside
+    // it, so the VM goes to node 1 and is told.
+    let found = check(&two_nodes(0), &auto(12));
+    assert!(
+        found.has("cpu/remote-device", Severity::Warning),
+        "{}",
+        found.rendered
+    );
+    // 16 vCPUs fit no node: the placement spans, and says so like explicit pins do.
+    let found = check(&two_nodes(1), &auto(16));
+    assert!(
+        found.has("cpu/cross-numa", Severity::Warning),
+        "{}",
+        found.rendered
+    );
+    assert!(
+        found.rendered.contains("placed across 2 NUMA nodes"),
+        "{}",
+        found.rendered
+    );
+}
+
+#[test]
+fn cpu_core_split_pairs_guest_siblings_on_host_siblings() {
+    // A 4-core, 8-thread host (siblings 0/4, 1/5, 2/6, 3/7), as the issue has it.
+    let mut host = workstation();
+    host.cpus.retain(|c| c.id < 8);
+    for cpu in &mut host.cpus {
+        let k = cpu.id % 4;
+        cpu.core = k;
+        cpu.siblings = vec![k, k + 4];
+        cpu.l3 = Some((0..8).collect());
+    }
+    let spec = r#"vm "g" { memory "4GiB"; cpu { vcpus 6 threads=2; pin cpus="1,2,3,5,6,7" } }"#;
+    let found = check(&host, spec);
+    assert!(
+        found.has("cpu/core-split", Severity::Warning),
+        "{}",
+        found.rendered
+    );
+    assert!(
+        found.rendered.contains("vCPUs 0-1 on CPUs 1,2"),
+        "{}",
+        found.rendered
+    );
+    let spec = r#"vm "g" { memory "4GiB"; cpu { vcpus 6 threads=2; pin cpus="1,5,2,6,3,7" } }"#;
+    assert!(!check(&host, spec).codes().contains(&"cpu/core-split"));
+}
+
+#[test]
+fn cpu_shared_pins() {
+    let spec = format!(
+        "{WORKSTATION}vm \"linux\" {{\n    memory \"4GiB\"\n    cpu {{ vcpus 4 threads=2; pin cores=\"11\"; emulator \"6\" }}\n}}\n"
+    )
+    .replace(r#"pin cores="11""#, r#"pin cpus="11,23,2,14""#);
+    let found = check(&workstation(), &spec);
+    expect(&found, "cpu/shared-pins", Severity::Warning);
+    assert!(
+        found.rendered.contains("`win10` and `linux`"),
+        "{}",
+        found.rendered
+    );
+    // Sharing the GPU, they never run together: no finding.
+    let sharing = spec.replace(
+        "memory \"4GiB\"\n",
+        "memory \"4GiB\"\n    passthrough \"rtx3080\"\n",
+    );
+    let found = check(&workstation(), &sharing);
+    assert!(
+        !found.codes().contains(&"cpu/shared-pins"),
+        "{}",
+        found.rendered
+    );
+}
+
+#[test]
+fn cpu_no_host_cpu() {
+    let spec = edit("vcpus 12 threads=2", "vcpus 24 threads=2")
+        .replace(r#"pin cores="6-11""#, r#"pin cores="0-11""#);
+    expect(
+        &check(&workstation(), &spec),
+        "cpu/no-host-cpu",
+        Severity::Warning,
+    );
+}
+
+#[test]
+fn storage_shared_disk() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "{WORKSTATION}vm \"linux\" {{\n    memory \"4GiB\"\n    cpu {{ vcpus 2 }}\n    disk {b}\n}}\n"
+        )
+        .replace(r#"usb "046d:c52b""#, &format!("usb \"046d:c52b\"\n    disk {a}"))
+    };
+    let found = check(
+        &workstation(),
+        &two(
+            r#""/var/lib/libvirt/images/data.img""#,
+            r#""/var/lib//libvirt/images/./data.img""#,
+        ),
+    );
+    expect(&found, "storage/shared-disk", Severity::Error);
+    // Both read-only: fine.
+    let found = check(
+        &workstation(),
+        &two(
+            r#""/var/lib/libvirt/images/data.img" readonly=#true"#,
+            r#""/var/lib/libvirt/images/data.img" readonly=#true"#,
+        ),
+    );
+    assert!(
+        !found.codes().contains(&"storage/shared-disk"),
+        "{}",
+        found.rendered
+    );
+    // One writer is enough to corrupt it.
+    let found = check(
+        &workstation(),
+        &two(
+            r#""/var/lib/libvirt/images/data.img" readonly=#true"#,
+            r#""/var/lib/libvirt/images/data.img""#,
+        ),
+    );
+    assert!(
+        found.has("storage/shared-disk", Severity::Error),
+        "{}",
+        found.rendered
+    );
+}
+
+#[test]
+fn storage_in_use_through_a_disk_path() {
+    // The host's root disk by its kernel name and by udev's by-id link.
+    let by_id = "/dev/disk/by-id/nvme-Samsung_SSD_970_EVO_Plus_500GB_S4EVNX0N812345A";
+    for path in ["/dev/nvme0n1", by_id] {
+        let spec = edit(
+            r#"usb "046d:c52b""#,
+            &format!("usb \"046d:c52b\"\n    disk \"{path}\""),
+        );
+        let found = check(&workstation(), &spec);
+        assert!(
+            found.has("storage/in-use", Severity::Error),
+            "{path}: {}",
+            found.rendered
+        );
+        assert!(
+            found.rendered.contains("the root filesystem"),
+            "{}",
+            found.rendered
+        );
+    }
+    // The guest's own drive is not mounted on the host.
+    let spec = edit(
+        r#"usb "046d:c52b""#,
+        "usb \"046d:c52b\"\n    disk \"/dev/nvme1n1\"",
+    );
+    assert!(
+        !check(&workstation(), &spec)
+            .codes()
+            .contains(&"storage/in-use")
+    );
+}
+
+#[test]
+fn memory_overcommit() {
+    // Two VMs that may run together: 20 + 12 GiB on a 31.3 GiB host.
+    let spec = edit(
+        r#"memory "16GiB" hugepages="dynamic""#,
+        r#"memory "20GiB" hugepages="dynamic""#,
+    ) + "vm \"linux\" {\n    memory \"12GiB\"\n    cpu { vcpus 2 }\n}\n";
+    let found = check(&workstation(), &spec);
+    expect(&found, "memory/overcommit", Severity::Error);
+    assert!(
+        found.rendered.contains("32 GiB"),
+        "human units: {}",
+        found.rendered
+    );
+    assert!(
+        found.rendered.contains(" GiB of memory"),
+        "{}",
+        found.rendered
+    );
+    // Sharing the GPU, they never run together: only the larger counts.
+    let sharing = spec.replace(
+        "memory \"12GiB\"\n",
+        "memory \"12GiB\"\n    passthrough \"rtx3080\"\n",
+    );
+    assert!(
+        !check(&workstation(), &sharing)
+            .codes()
+            .contains(&"memory/overcommit")
+    );
+    // Within the host's means but above what is free right now: a warning.
+    let mut busy = workstation();
+    busy.memory.available_kb = 8 << 20;
+    let found = check(&busy, WORKSTATION);
+    assert!(
+        found.has("memory/overcommit", Severity::Warning),
+        "{}",
+        found.rendered
+    );
+}
+
+#[test]
+fn storage_relative_path() {
+    let spec = edit(
+        r#"usb "046d:c52b""#,
+        "usb \"046d:c52b\"\n    disk \"images/win10.qcow2\" format=\"qcow2\"\n    cdrom \"./virtio-win.iso\"",
+    );
+    let found = check(&workstation(), &spec);
+    expect(&found, "storage/relative-path", Severity::Error);
+    assert_eq!(
+        found
+            .codes()
+            .iter()
+            .filter(|c| **c == "storage/relative-path")
+            .count(),
+        2
+    );
+}
+
 #[test]
 fn every_rule_has_a_failing_case_here() {
     let source = include_str!("check_rules.rs");

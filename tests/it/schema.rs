@@ -1042,6 +1042,7 @@ fn sample_host_json() -> serde_json::Value {
             { "cpu": 0, "online": true, "package": 0, "die": 0, "core": 0, "siblings": [0, 12], "l3": [0, 1, 2, 12, 13, 14], "node": 0, "kind": "uniform" },
             { "cpu": 12, "online": false, "package": 0, "die": 0, "core": 0, "siblings": [0, 12], "l3": null, "node": null, "kind": "efficiency" }
         ],
+        "core_kinds": "none",
         "numa_nodes": [ { "id": 0, "cpus": [0, 12], "memory": 34_359_738_368_u64 }, { "id": 2, "cpus": [], "memory": null } ],
         "memory": {
             "total": 34_359_738_368_u64, "available": null, "default_hugepage": 2_097_152,
@@ -1054,7 +1055,7 @@ fn sample_host_json() -> serde_json::Value {
             "initramfs": "initramfs-tools", "initramfs_evidence": null,
             "configured_cmdline": { "tokens": [ { "key": "quiet", "value": null }, { "key": "iommu", "value": "pt" } ] }
         },
-        "block_devices": [ { "name": "nvme0n1", "pci": ["0000:04:00.0"], "mounts": ["/"], "swap": false } ],
+        "block_devices": [ { "name": "nvme0n1", "links": ["/dev/nvme0n1", "/dev/nvme0n1p2"], "pci": ["0000:04:00.0"], "mounts": ["/"], "swap": false } ],
         "usb": [ { "sysfs_name": "1-2.3", "id": "046d:c52b", "product": null, "controller": "0000:0f:00.3" } ]
     })
 }

@@ -120,6 +120,7 @@ const NEEDS_A_MUTATED_HOST: &[&str] = &[
     "iommu/host-gpu-shares-group",
     "display/boot-gpu-to-guest",
     "cpu/cross-numa",
+    "cpu/remote-device",
 ];
 
 fn host_corpus() -> Vec<PathBuf> {

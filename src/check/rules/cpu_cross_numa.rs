@@ -1,10 +1,15 @@
 //! ## What it does
-//! Warns when a VM's vCPUs are pinned across NUMA nodes.
+//! Warns when a VM's vCPUs are pinned across NUMA nodes — by explicit pins, or by
+//! `pin policy="auto"` when no node had room for the whole VM.
 //!
 //! ## Why
-//! Memory on the other node is slower, and the guest does not know which of its CPUs are far
-//! from which memory. On multi-socket machines and first-generation Threadripper/EPYC this costs
-//! more than the extra cores bring. Keep a VM within one node when it fits.
+//! Memory on the other node is slower, and a guest that is not told which of its CPUs are far
+//! from which memory schedules as if all were near. On multi-socket machines and
+//! first-generation Threadripper/EPYC this costs more than the extra cores bring. Keep a VM
+//! within one node when it fits. When an automatic placement must span nodes, passplan gives the
+//! guest one NUMA cell per host node (`<cpu><numa>`) and binds each cell's memory to its node
+//! (`<numatune><memnode>`), so the guest sees the truth; the warning still tells you the VM
+//! pays for the hop.
 //!
 //! ## Example
 //! On a dual-socket Xeon whose CPUs alternate between sockets (even → node 0, odd → node 1):
@@ -26,9 +31,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
         let (Some(pins), Some(pin)) = (cx.vm_pins(vm), &vm.cpu.pin) else {
             continue;
         };
-        if matches!(pin.value, Pin::Auto { .. }) {
-            continue; // Automatic placement spans only when it must, and says why.
-        }
+        let auto = matches!(pin.value, Pin::Auto { .. });
         let nodes: BTreeSet<u32> = pins
             .iter()
             .filter_map(|c| cx.host.cpu(*c).and_then(|c| c.node))
@@ -47,18 +50,31 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
                 format!("node {n}: {cpus}")
             })
             .collect();
-        out.push(
-            Diagnostic::warning(
-                CODE,
+        let (message, help) = if auto {
+            (
+                format!(
+                    "VM `{}` is placed across {} NUMA nodes: no node has {} free CPUs of one kind",
+                    vm.name.value,
+                    nodes.len(),
+                    pins.len()
+                ),
+                "the guest gets one NUMA cell per node; to keep it on one node, give it fewer vCPUs or free cores there (`passplan host --spec` shows the map)",
+            )
+        } else {
+            (
                 format!(
                     "VM `{}` is pinned across {} NUMA nodes",
                     vm.name.value,
                     nodes.len()
                 ),
+                "pin CPUs of one node when the VM fits in it (`passplan host` shows the nodes)",
             )
-            .at(pin.span, "spans nodes")
-            .host(list.join("; "))
-            .help("pin CPUs of one node when the VM fits in it (`passplan host` shows the nodes)"),
+        };
+        out.push(
+            Diagnostic::warning(CODE, message)
+                .at(pin.span, "spans nodes")
+                .host(list.join("; "))
+                .help(help),
         );
     }
 }

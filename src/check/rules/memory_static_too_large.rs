@@ -47,8 +47,8 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
         .hugepages
         .as_ref()
         .map(|h| h.count.span));
-    let mut d = Diagnostic::error(CODE, format!("{} of static hugepages leaves the host less than {}", ByteSize(reserved), ByteSize(keep)))
-        .host(format!("MemTotal is {}", ByteSize(total.0 / (1 << 20) * (1 << 20))))
+    let mut d = Diagnostic::error(CODE, format!("{} of static hugepages leaves the host less than {}", ByteSize(reserved).approx(), ByteSize(keep).approx()))
+        .host(format!("MemTotal is {}", total.approx()))
         .help("use hugepages=\"dynamic\" (pages are taken only while the VM runs), or give the VMs less memory");
     if let Some(span) = span {
         d = d.at(span, "reserved at boot");

@@ -12,9 +12,12 @@ mod cpu_core_split;
 mod cpu_cross_l3;
 mod cpu_cross_numa;
 mod cpu_governor;
+mod cpu_no_host_cpu;
 mod cpu_overlap;
 mod cpu_pin_duplicate;
 mod cpu_pin_unknown;
+mod cpu_remote_device;
+mod cpu_shared_pins;
 mod cpu_vcpu_count;
 mod device_absent;
 mod device_assigned_twice;
@@ -29,10 +32,13 @@ mod host_no_virtualization;
 mod hyperv_vendor_id;
 mod iommu_group_incomplete;
 mod iommu_host_gpu_shares_group;
+mod memory_overcommit;
 mod memory_page_multiple;
 mod memory_page_size;
 mod memory_static_too_large;
 mod storage_in_use;
+mod storage_relative_path;
+mod storage_shared_disk;
 mod usb_absent;
 
 /// A rule: its code, its check, and its documentation.
@@ -94,6 +100,8 @@ rules![
     display_boot_gpu,
     display_none_left,
     storage_in_use,
+    storage_shared_disk,
+    storage_relative_path,
     binding_ids_ambiguous,
     usb_absent,
     cpu_pin_unknown,
@@ -102,12 +110,16 @@ rules![
     cpu_auto_unsatisfiable,
     cpu_core_split,
     cpu_overlap,
+    cpu_shared_pins,
+    cpu_no_host_cpu,
     cpu_cross_numa,
+    cpu_remote_device,
     cpu_cross_l3,
     cpu_governor,
     memory_page_multiple,
     memory_page_size,
     memory_static_too_large,
+    memory_overcommit,
     hyperv_vendor_id,
 ];
 

@@ -4,6 +4,7 @@
 use super::xml::Xml;
 use crate::check::Context;
 use crate::host::CpuVendor;
+use crate::pinning::NumaCell;
 use crate::spec::{Accel, Pin, Vm};
 
 pub(super) fn cpu_tuning(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
@@ -95,6 +96,9 @@ pub(super) fn cpu(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
             |x| {
                 x.text("model", &[("fallback", "forbid")], "qemu64");
                 x.empty("topology", &topology);
+                if let Some(p) = auto.filter(|p| !p.cells.is_empty()) {
+                    numa_cells(x, vm, cx, &p.cells);
+                }
             },
         );
         return;
@@ -116,6 +120,28 @@ pub(super) fn cpu(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
             if cx.host.cpu.vendor == CpuVendor::Amd {
                 x.empty("feature", &[("policy", "require"), ("name", "topoext")]);
             }
+            if let Some(p) = auto.filter(|p| !p.cells.is_empty()) {
+                numa_cells(x, vm, cx, &p.cells);
+            }
         },
     );
+}
+
+/// `<numa>`: one guest cell per host node an automatic placement spans, so the guest knows
+/// which of its CPUs are near which memory (`<numatune>` binds each cell to its node).
+fn numa_cells(x: &mut Xml, vm: &Vm, cx: &Context<'_>, cells: &[NumaCell]) {
+    let memory = super::memory::cell_memory_kib(vm, cx, cells);
+    x.open("numa", &[], |x| {
+        for (id, (cell, kib)) in cells.iter().zip(memory).enumerate() {
+            x.empty(
+                "cell",
+                &[
+                    ("id", &id.to_string()),
+                    ("cpus", &cell.vcpus.to_string()),
+                    ("memory", &kib.to_string()),
+                    ("unit", "KiB"),
+                ],
+            );
+        }
+    });
 }

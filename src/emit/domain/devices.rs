@@ -122,6 +122,12 @@ fn disk(x: &mut Xml, d: &Disk, target: &str) {
         x.empty("driver", &driver);
         x.empty("source", &[(source, &d.path.value)]);
         x.empty("target", &[("dev", target), ("bus", bus)]);
+        if d.readonly {
+            x.empty("readonly", &[]);
+        }
+        if d.shareable {
+            x.empty("shareable", &[]);
+        }
     });
 }
 

@@ -3,6 +3,8 @@
 
 use super::xml::Xml;
 use crate::check::Context;
+use crate::model::CpuSet;
+use crate::pinning::NumaCell;
 use crate::spec::{Pin, Vm};
 
 pub(super) fn memory(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
@@ -22,7 +24,9 @@ pub(super) fn memory(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
 }
 
 /// Bind guest memory to the NUMA node an automatic placement chose, on hosts with several nodes
-/// (memory on the far node is slower, and the guest cannot know which it got).
+/// (memory on the far node is slower, and the guest cannot know which it got). A guest that
+/// spans nodes has one cell per node ([`super::cpu`] declares them); each cell's memory is bound
+/// to its own node (`memnode`), and the whole to the nodes together.
 pub(super) fn numatune(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
     if cx.host.numa_nodes.len() < 2
         || !matches!(
@@ -35,11 +39,59 @@ pub(super) fn numatune(x: &mut Xml, vm: &Vm, cx: &Context<'_>) {
     let Some(Ok(placement)) = cx.placement(vm) else {
         return;
     };
-    let Some(node) = placement.node else { return };
+    if let Some(node) = placement.node {
+        x.open("numatune", &[], |x| {
+            x.empty(
+                "memory",
+                &[("mode", "strict"), ("nodeset", &node.to_string())],
+            );
+        });
+        return;
+    }
+    if placement.cells.is_empty() {
+        return;
+    }
+    let nodeset: CpuSet = placement.cells.iter().map(|c| c.node).collect();
     x.open("numatune", &[], |x| {
         x.empty(
             "memory",
-            &[("mode", "strict"), ("nodeset", &node.to_string())],
+            &[("mode", "strict"), ("nodeset", &nodeset.to_string())],
         );
+        for (id, cell) in placement.cells.iter().enumerate() {
+            x.empty(
+                "memnode",
+                &[
+                    ("cellid", &id.to_string()),
+                    ("mode", "strict"),
+                    ("nodeset", &cell.node.to_string()),
+                ],
+            );
+        }
     });
+}
+
+/// Each guest NUMA cell's memory in KiB: shared in proportion to its vCPUs, in whole pages
+/// (hugepages when the VM uses them, else MiB), the last cell taking the rest so the cells add
+/// up to the guest's memory exactly.
+pub(super) fn cell_memory_kib(vm: &Vm, cx: &Context<'_>, cells: &[NumaCell]) -> Vec<u64> {
+    let total = vm.memory.size.value.kib();
+    let page = cx.page_size(vm).map_or(1024, |p| p.kib().max(1));
+    let vcpus: u64 = cells
+        .iter()
+        .map(|c| c.vcpus.len() as u64)
+        .sum::<u64>()
+        .max(1);
+    let mut out = Vec::with_capacity(cells.len());
+    let mut given = 0;
+    for (i, cell) in cells.iter().enumerate() {
+        let kib = if i + 1 == cells.len() {
+            total.saturating_sub(given)
+        } else {
+            let share = u128::from(total) * cell.vcpus.len() as u128 / u128::from(vcpus);
+            u64::try_from(share).unwrap_or(total) / page * page
+        };
+        given += kib;
+        out.push(kib);
+    }
+    out
 }

@@ -40,8 +40,16 @@ impl Decoder {
         let iothread = at
             .prop("iothread")
             .and_then(|e| self.u32_value(e, "I/O thread number", 1, 64));
+        let flag = |d: &mut Self, prop: &str| match at.prop(prop) {
+            Some(e) => d.boolean(e, prop).unwrap_or(false),
+            None => false,
+        };
+        let readonly = flag(self, "readonly");
+        let shareable = flag(self, "shareable");
         Some(Disk {
             path,
+            readonly,
+            shareable,
             bus,
             cache,
             io,

@@ -55,6 +55,12 @@ pub struct FakeHost {
     pub topology_core_cpus: bool,
     /// Whether `topology/cluster_id` and `cluster_cpus_list` exist (kernel ≥ 5.16).
     pub topology_cluster: bool,
+    /// Per-CPU L2 clusters overriding the default (the CPU's own siblings) when
+    /// `topology_cluster` is set: Intel E-cores share one L2 by four.
+    pub cluster_by_cpu: BTreeMap<u32, Vec<u32>>,
+    /// Per-CPU `cpuinfo_max_freq` in kHz overriding `cpufreq.max_khz` (hybrid P/E classes,
+    /// favoured cores).
+    pub max_khz_by_cpu: BTreeMap<u32, u64>,
     /// Intel hybrid P-core / E-core lists (`sys/devices/cpu_core/cpus`, `cpu_atom/cpus`).
     pub hybrid: Option<FakeHybrid>,
     /// `sys/devices/system/cpu/isolated` (an empty line when empty).
@@ -398,6 +404,8 @@ impl Default for FakeHost {
                 l3_kb: 8192,
             },
             l3_kb_by_cpu: BTreeMap::new(),
+            cluster_by_cpu: BTreeMap::new(),
+            max_khz_by_cpu: BTreeMap::new(),
             topology_core_cpus: true,
             topology_cluster: false,
             hybrid: None,
@@ -729,11 +737,14 @@ impl FakeHost {
                 b.attr(&format!("{topo}/die_cpus_list"), cpu_list(&die_cpus));
             }
             if self.topology_cluster {
-                b.attr(&format!("{topo}/cluster_id"), cpu.core);
-                b.attr(
-                    &format!("{topo}/cluster_cpus_list"),
-                    cpu_list(&cpu.siblings),
-                );
+                let cluster = self.cluster_by_cpu.get(&cpu.id).unwrap_or(&cpu.siblings);
+                let first = cluster.iter().min().copied().unwrap_or(cpu.id);
+                let id = cpus
+                    .iter()
+                    .find(|c| c.id == first)
+                    .map_or(cpu.core, |c| c.core);
+                b.attr(&format!("{topo}/cluster_id"), id);
+                b.attr(&format!("{topo}/cluster_cpus_list"), cpu_list(cluster));
             }
 
             let cache = format!("{dir}/cache");
@@ -783,9 +794,14 @@ impl FakeHost {
                 b.attr(&format!("{policy}/affected_cpus"), cpu.id);
                 b.attr(&format!("{policy}/related_cpus"), cpu.id);
                 b.attr(&format!("{policy}/cpuinfo_min_freq"), freq.min_khz);
-                b.attr(&format!("{policy}/cpuinfo_max_freq"), freq.max_khz);
+                let max = self
+                    .max_khz_by_cpu
+                    .get(&cpu.id)
+                    .copied()
+                    .unwrap_or(freq.max_khz);
+                b.attr(&format!("{policy}/cpuinfo_max_freq"), max);
                 b.attr(&format!("{policy}/scaling_min_freq"), freq.min_khz);
-                b.attr(&format!("{policy}/scaling_max_freq"), freq.max_khz);
+                b.attr(&format!("{policy}/scaling_max_freq"), max);
             }
         }
 
