@@ -83,7 +83,7 @@ fn large() -> (FakeHost, String) {
             f.group = Some(gpu);
             f.drm_card = None;
             // GPUs 0-7 hang off socket 0, 8-15 off socket 1: automatic VMs follow them.
-            f.numa_node = if gpu < 8 { 0 } else { 1 };
+            f.numa_node = i32::from(gpu >= 8);
             host.pci.push(f);
             n += 1;
         }

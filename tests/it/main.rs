@@ -19,5 +19,6 @@ mod json_output;
 mod layering;
 mod loader;
 mod pinning;
+mod pinning_real;
 mod schema;
 mod spec_diagnostics;
