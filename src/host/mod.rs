@@ -17,6 +17,7 @@ mod pci;
 mod pciids;
 pub mod render;
 mod sysroot;
+mod takes;
 mod usb;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use crate::model::{ByteSize, CpuSet, PciAddress, PciId, UsbId};
 
 pub use cmdline::{is_loader_injected, token_spans};
 pub use discover::{HostError, discover};
+pub use takes::Passing;
 
 /// Everything passplan knows about a host. Invariant: internally consistent — every address in
 /// `iommu_groups` is a key of `pci`, and every `Cpu::siblings` contains the CPU itself.
@@ -376,6 +378,17 @@ impl HostFacts {
             .get(&group)
             .map(|members| members.iter().copied().filter(|a| *a != address).collect())
             .unwrap_or_default()
+    }
+
+    /// The ACS override on the running kernel's command line (`pcie_acs_override=`), with its
+    /// value as written (empty for a bare flag): the IOMMU groups are then synthetic, split by
+    /// the kernel's assertion rather than by the hardware.
+    pub fn acs_override(&self) -> Option<String> {
+        self.cmdline
+            .tokens
+            .iter()
+            .find(|t| param_names_equal(&t.key, "pcie_acs_override"))
+            .map(|t| t.value.clone().unwrap_or_default())
     }
 
     /// Every function of the slot `address` belongs to, ascending.
