@@ -233,6 +233,34 @@ impl<'a> Context<'a> {
             })
     }
 
+    /// The spec line that asks for the ACS override, keeping every value the host already
+    /// uses (`pcie_acs_override=downstream,multifunction` on the running or configured
+    /// command line), else `downstream`.
+    pub fn acs_override_fix(&self) -> String {
+        let configured = self
+            .host
+            .boot
+            .configured_cmdline
+            .as_ref()
+            .and_then(|c| c.values("pcie_acs_override").next())
+            .map(|v| v.unwrap_or_default().to_owned());
+        let values: Vec<String> = self
+            .host
+            .acs_override()
+            .or(configured)
+            .unwrap_or_default()
+            .split(',')
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("\"{}\"", v.escape_debug()))
+            .collect();
+        let values = if values.is_empty() {
+            "\"downstream\"".to_owned()
+        } else {
+            values.join(" ")
+        };
+        format!("boot {{ acs-override {values} }}")
+    }
+
     /// The host CPUs a VM's vCPUs are pinned to, in vCPU order; `None` when unpinned or when
     /// `policy="auto"` could not place it. For `policy="auto"` these are the chosen CPUs.
     ///

@@ -385,10 +385,9 @@ impl HostFacts {
     /// the kernel's assertion rather than by the hardware.
     pub fn acs_override(&self) -> Option<String> {
         self.cmdline
-            .tokens
-            .iter()
-            .find(|t| param_names_equal(&t.key, "pcie_acs_override"))
-            .map(|t| t.value.clone().unwrap_or_default())
+            .values("pcie_acs_override")
+            .next()
+            .map(|v| v.unwrap_or_default().to_owned())
     }
 
     /// Every function of the slot `address` belongs to, ascending.

@@ -120,6 +120,8 @@ const NEEDS_A_MUTATED_HOST: &[&str] = &[
     "iommu/host-gpu-shares-group",
     "display/boot-gpu-to-guest",
     "cpu/cross-numa",
+    "device/function-stays",
+    "iommu/groups-synthetic",
 ];
 
 fn host_corpus() -> Vec<PathBuf> {

@@ -69,7 +69,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
                 Diagnostic::error(CODE, format!("IOMMU group {group} is given to `{}` only in part: {} {} with the host", vm.name.value, names.join(", "), if names.len() == 1 { "stays" } else { "stay" }))
                     .at(reference.span, format!("group {group}"))
                     .host(list.join("; "))
-                    .help("pass them too (declare each with `device` and add it to `passthrough`); or move the card to a slot with its own group; or, accepting weaker isolation, boot { acs-override \"downstream\" }"),
+                    .help(format!("pass them too (declare each with `device` and add it to `passthrough`); or move the card to a slot with its own group; or, accepting weaker isolation, {}", cx.acs_override_fix())),
             );
         }
     }

@@ -29,6 +29,7 @@ mod host_no_kvm;
 mod host_no_virtualization;
 mod hyperv_vendor_id;
 mod iommu_group_incomplete;
+mod iommu_groups_synthetic;
 mod iommu_host_gpu_shares_group;
 mod memory_page_multiple;
 mod memory_page_size;
@@ -92,6 +93,7 @@ rules![
     device_assigned_twice,
     device_function_stays,
     iommu_group_incomplete,
+    iommu_groups_synthetic,
     iommu_host_gpu_shares_group,
     display_boot_gpu,
     display_none_left,

@@ -814,7 +814,7 @@ impl Decoder {
         })
     }
 
-    /// `functions "0" "1"`: function numbers of the slot at `pci`, which must include its own.
+    /// `functions "0" "1"`: function numbers of the slot at `pci` (its own always included).
     fn functions(
         &mut self,
         at: &At<'_>,
@@ -839,20 +839,14 @@ impl Decoder {
                 ),
             }
         }
-        list.sort_unstable();
+        // The function `pci` names always goes with the ones listed.
         if let Some(own) = pci.map(|p| p.value.function)
             && !list.is_empty()
             && !list.contains(&own)
         {
-            self.error(
-                diag::codes::CONFLICT,
-                at.span(),
-                format!("`functions` leaves out function {own}, the one `pci` names"),
-                "own function missing",
-                format!("add \"{own}\", or point `pci` at one of the listed functions"),
-            );
-            return None;
+            list.push(own);
         }
+        list.sort_unstable();
         (!list.is_empty()).then(|| Spanned::new(list, at.span()))
     }
 
