@@ -16,6 +16,7 @@ mod hooks;
 mod hostile;
 mod layering;
 mod loader;
+mod passing;
 mod pinning;
 mod schema;
 mod spec_diagnostics;

@@ -34,7 +34,10 @@ fn acs_value(cmdline: &KernelCmdline) -> Option<String> {
 
 pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
     let spec = cx.spec.host.boot.acs_override.as_ref();
-    let span = spec.map(|s| s.span);
+    // The spec's own ACS override, else its IOMMU setting: what the finding is about.
+    let span = spec
+        .map(|s| s.span)
+        .or_else(|| cx.spec.host.boot.iommu.as_ref().map(|i| i.span));
     if let Some(value) = acs_value(&cx.host.cmdline) {
         let help = if spec.is_some() {
             "nothing to do if you accept the risk; prefer a slot with its own group, and remove the override when nothing needs it".to_owned()
@@ -53,7 +56,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
         .host("/proc/cmdline carries pcie_acs_override: the kernel splits groups by assertion, not by the hardware, and devices in different groups may still reach each other")
         .help(help);
         if let Some(span) = span {
-            d = d.at(span, "the ACS override");
+            d = d.at(span, "IOMMU groups relied on here");
         }
         out.push(d);
         return;
