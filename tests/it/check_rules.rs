@@ -644,13 +644,14 @@ fn device_function_stays() {
         .pci_device("0f:00.3")
         .expect("a Matisse function")
         .clone();
-    for (f, vendor, device, class, group) in [
-        (0, 0x1002, 0x15dd, 0x03_0000, 51),
-        (1, 0x1002, 0x15de, 0x04_0300, 52),
-        (2, 0x1022, 0x15df, 0x10_8000, 52),
-        (3, 0x1022, 0x15e0, 0x0c_0330, 52),
+    for (f, vendor, device, class, driver, group) in [
+        (0, 0x1002, 0x15dd, 0x03_0000, "amdgpu", 51),
+        (1, 0x1002, 0x15de, 0x04_0300, "snd_hda_intel", 52),
+        (2, 0x1022, 0x15df, 0x10_8000, "ccp", 52),
+        (3, 0x1022, 0x15e0, 0x0c_0330, "xhci_hcd", 52),
     ] {
         let mut pci = template.clone();
+        pci.driver = Some(driver.to_owned());
         pci.address = format!("0000:38:00.{f}");
         pci.vendor = vendor;
         pci.device = device;

@@ -13,6 +13,7 @@ mod faults;
 mod fuzz_regressions;
 mod garbage;
 mod hooks;
+mod host_vfio_config;
 mod hostile;
 mod layering;
 mod loader;

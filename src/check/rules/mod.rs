@@ -4,6 +4,7 @@
 use super::Context;
 use crate::diag::{Code, Diagnostics};
 
+mod binding_host_config;
 mod binding_ids_ambiguous;
 mod boot_loader_mismatch;
 mod cmdline_known_wrong;
@@ -99,6 +100,7 @@ rules![
     display_none_left,
     storage_in_use,
     binding_ids_ambiguous,
+    binding_host_config,
     usb_absent,
     cpu_pin_unknown,
     cpu_pin_duplicate,
