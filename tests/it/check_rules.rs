@@ -695,3 +695,16 @@ fn iommu_groups_synthetic() {
         found.rendered
     );
 }
+
+/// smartperson's `vfio.conf` on the workstation, whose vfio-pci is built into the kernel: the
+/// line does nothing there.
+#[test]
+fn binding_host_config() {
+    let mut host = workstation();
+    host.set_file(
+        "etc/modprobe.d/vfio.conf",
+        "options vfio-pci ids=1002:731f,1002:ab38\noptions vfio-pci diable_vga=1\n",
+    );
+    let found = check(&host, WORKSTATION);
+    expect(&found, "binding/host-config", Severity::Warning);
+}

@@ -121,6 +121,7 @@ const NEEDS_A_MUTATED_HOST: &[&str] = &[
     "display/boot-gpu-to-guest",
     "cpu/cross-numa",
     "device/function-stays",
+    "binding/host-config",
     "iommu/groups-synthetic",
 ];
 

@@ -100,3 +100,50 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(line: &str, vendor: CpuVendor) -> Vec<String> {
+        findings(&KernelCmdline::parse(line), vendor)
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect()
+    }
+
+    /// droserasprout's systemd-boot entry (`grub/systemd-boot-entry_arch-lts_skylake-r7-360…`):
+    /// `nohz_full` is right, `rcb_nocbs` is the typo.
+    #[test]
+    fn nohz_full_is_no_typo_and_rcb_nocbs_is() {
+        let found = messages(
+            "intremap=no_x2apic_optout isolcpus=2-3 nohz_full=2-3 rcb_nocbs=2-3",
+            CpuVendor::Intel,
+        );
+        assert_eq!(found, ["`rcb_nocbs` is not a kernel parameter"]);
+        assert!(messages("nohz-full=2-3", CpuVendor::Amd).is_empty());
+    }
+
+    /// The Atom C3558 NAS (`iommu/atom-c3558-supermicro-a2sdi-4c-hln4f…`): an Intel CPU whose
+    /// command line carries `amd_iommu=on` and `kvm_amd.*` beside `intel_iommu=on`.
+    #[test]
+    fn amd_parameters_on_intel_are_foreign_not_defaults() {
+        let found = messages(
+            "BOOT_IMAGE=/ROOT/23.10.2@/boot/vmlinuz-6.1.74-production+truenas root=ZFS=boot-pool/ROOT/23.10.2 ro libata.allow_tpm=1 amd_iommu=on iommu=pt kvm_amd.npt=1 kvm_amd.avic=1 intel_iommu=on zfsforce=1 nvme_core.multipath=N",
+            CpuVendor::Intel,
+        );
+        assert_eq!(
+            found,
+            [
+                "`amd_iommu=on` is a parameter for AMD CPUs; this is an Intel CPU, where it does nothing",
+                "`kvm_amd.npt=1` is a parameter for AMD CPUs; this is an Intel CPU, where it does nothing",
+                "`kvm_amd.avic=1` is a parameter for AMD CPUs; this is an Intel CPU, where it does nothing",
+            ]
+        );
+        // On AMD the same `amd_iommu=on` is the invalid value.
+        assert_eq!(
+            messages("amd_iommu=on iommu=pt", CpuVendor::Amd),
+            ["`amd_iommu=on` is not a valid value; the kernel ignores it"]
+        );
+    }
+}
