@@ -15,6 +15,7 @@ mod garbage;
 mod hooks;
 mod host_vfio_config;
 mod hostile;
+mod iommu_ownership;
 mod layering;
 mod loader;
 mod passing;
