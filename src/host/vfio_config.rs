@@ -62,7 +62,11 @@ impl HostFacts {
             let Some(name) = path.strip_prefix(MODPROBE_DIR) else {
                 continue;
             };
-            if name.contains('/') || !name.ends_with(".conf") {
+            // kmod reads `*.conf` only (case matters to it too).
+            let conf = std::path::Path::new(name)
+                .extension()
+                .is_some_and(|e| e == "conf");
+            if name.contains('/') || !conf {
                 continue;
             }
             parse_file(path, text, &mut out);
@@ -224,8 +228,9 @@ pub fn alias_matches(pattern: &str, device: &PciDevice) -> bool {
     glob(&pattern.to_ascii_uppercase(), &alias.to_ascii_uppercase())
 }
 
-/// `*` and `?` glob over bytes.
-fn glob(pattern: &str, text: &str) -> bool {
+/// `*` and `?` glob over bytes, as `fnmatch` without brackets (modprobe aliases, systemd-boot's
+/// `default`).
+pub fn glob(pattern: &str, text: &str) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;

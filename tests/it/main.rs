@@ -22,3 +22,4 @@ mod passing;
 mod pinning;
 mod schema;
 mod spec_diagnostics;
+mod systemd_boot_entries;
