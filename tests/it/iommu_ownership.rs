@@ -42,7 +42,7 @@ fn file<'a>(desired: &'a Desired, path: &str) -> Option<&'a str> {
         .map(|a| a.content.as_str())
 }
 
-/// Seed 003's Debian host has `intel_iommu=on` in GRUB_CMDLINE_LINUX_DEFAULT. A spec that had
+/// Seed 003's Debian host has `intel_iommu=on` in `GRUB_CMDLINE_LINUX_DEFAULT`. A spec that had
 /// `iommu` (so passplan adopted the token by name) and then drops the node keeps it.
 #[test]
 fn issue_11_dropping_the_iommu_node_keeps_the_users_intel_iommu() {

@@ -372,7 +372,7 @@ fn issue_11_raven_ridge_audio_by_override_needs_its_whole_group() {
     );
 }
 
-/// ASRock B550 Phantom Gaming-ITX/ax with a Ryzen 7 5700G, booted with
+/// The `ASRock` B550 Phantom Gaming-ITX/ax with a Ryzen 7 5700G, booted with
 /// `pcie_acs_override=downstream,multifunction`
 /// (`iommu/b550-phantom-itx_5700g_ACS-override_naunter.txt`): every Cezanne function alone.
 fn cezanne_acs() -> FakeHost {
@@ -465,7 +465,7 @@ fn issue_11_lucienne_under_acs_override_takes_vga_and_audio() {
 }
 
 /// A stock Cezanne (no ACS override) puts the iGPU, its audio, the PSP and the USB controllers
-/// in one group (the IdeaPad 14ACN6 of INDEX.md's leads): the audio stays, and the group rule
+/// in one group (the `IdeaPad` 14ACN6 of INDEX.md's leads): the audio stays, and the group rule
 /// names what passing the iGPU would take.
 #[test]
 fn issue_11_stock_cezanne_group_is_reported_whole() {
