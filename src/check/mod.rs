@@ -11,7 +11,7 @@ pub mod together;
 use std::collections::BTreeSet;
 
 use crate::diag::Diagnostics;
-use crate::host::{HostFacts, PciDevice};
+use crate::host::{HostFacts, Passing, PciDevice};
 use crate::model::{ByteSize, PciAddress};
 use crate::pinning::{Demand, DeviceNode, PlaceError, Placement, Request};
 use crate::spec::{Device, HugepageMode, Pin, Spanned, Spec, Vm};
@@ -186,18 +186,54 @@ impl<'a> Context<'a> {
             .filter_map(move |r| spec.device(&r.value).map(|d| (r, d)))
     }
 
-    /// Every host function a VM takes: all functions of the slot of each device it is given
-    /// (a GPU's audio, USB and UCSI functions go with it).
+    /// What passing a declared device takes from the host: the functions named by its
+    /// `functions` override, or the host's default ([`HostFacts::passing`]: a device's own
+    /// function, a discrete card's slot, an integrated GPU's display function and its HDMI
+    /// audio when that audio's group holds no CPU function).
+    pub fn passing(&self, device: &Device) -> Passing {
+        let address = device.pci.value;
+        let mut passing = self.host.passing(address, device.is_gpu);
+        if let Some(list) = &device.functions {
+            let functions: Vec<PciAddress> = list
+                .value
+                .iter()
+                .map(|&function| PciAddress {
+                    function,
+                    ..address.slot()
+                })
+                .collect();
+            passing.stays.clear();
+            let mut peers = Vec::new();
+            for f in &functions {
+                for p in self.host.group_peers(*f) {
+                    let endpoint = self.host.pci.get(&p).is_some_and(|d| !d.is_bridge());
+                    if endpoint && !functions.contains(&p) && !peers.contains(&p) {
+                        peers.push(p);
+                    }
+                }
+            }
+            peers.sort_unstable();
+            passing.group_peers = peers;
+            passing.functions = functions;
+        }
+        passing
+    }
+
+    /// The host functions a declared device takes ([`Context::passing`]).
+    pub fn device_functions(&self, device: &Device) -> Vec<PciAddress> {
+        self.passing(device).functions
+    }
+
+    /// Every host function a VM takes: the functions of each device it is given.
     pub fn vm_functions(&self, vm: &'a Vm) -> BTreeSet<PciAddress> {
         let mut out = BTreeSet::new();
         for (_, device) in self.vm_devices(vm) {
-            out.insert(device.pci.value);
-            out.extend(self.host.slot_functions(device.pci.value));
+            out.extend(self.device_functions(device));
         }
         out
     }
 
-    /// Which VMs take `address` (through any device of its slot).
+    /// Which VMs take `address` (through any device they are given).
     pub fn takers(&self, address: PciAddress) -> Vec<&'a Vm> {
         self.spec
             .vms
@@ -206,7 +242,8 @@ impl<'a> Context<'a> {
             .collect()
     }
 
-    /// The declared device whose slot holds `address`, if any.
+    /// The declared device that takes `address`, if any: the one declared at it, else the
+    /// first whose functions include it.
     pub fn declared_at(&self, address: PciAddress) -> Option<&'a Device> {
         self.spec
             .devices
@@ -216,8 +253,36 @@ impl<'a> Context<'a> {
                 self.spec
                     .devices
                     .iter()
-                    .find(|d| d.pci.value.same_slot(&address))
+                    .find(|d| self.device_functions(d).contains(&address))
             })
+    }
+
+    /// The spec line that asks for the ACS override, keeping every value the host already
+    /// uses (`pcie_acs_override=downstream,multifunction` on the running or configured
+    /// command line), else `downstream`.
+    pub fn acs_override_fix(&self) -> String {
+        let configured = self
+            .host
+            .boot
+            .configured_cmdline
+            .as_ref()
+            .and_then(|c| c.values("pcie_acs_override").next())
+            .map(|v| v.unwrap_or_default().to_owned());
+        let values: Vec<String> = self
+            .host
+            .acs_override()
+            .or(configured)
+            .unwrap_or_default()
+            .split(',')
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("\"{}\"", v.escape_debug()))
+            .collect();
+        let values = if values.is_empty() {
+            "\"downstream\"".to_owned()
+        } else {
+            values.join(" ")
+        };
+        format!("boot {{ acs-override {values} }}")
     }
 
     /// The host CPUs a VM's vCPUs are pinned to, in vCPU order; `None` when unpinned or when

@@ -40,7 +40,7 @@ pub fn boot_binding(cx: &Context<'_>) -> BootBinding {
         .iter()
         .filter(|d| d.bind.value.when == BindTime::Boot && d.is_guest())
     {
-        let functions = cx.host.slot_functions(device.pci.value);
+        let functions = cx.device_functions(device);
         let ambiguous = functions.iter().any(|f| {
             let Some(fd) = cx.host.pci.get(f) else {
                 return false;

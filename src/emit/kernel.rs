@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::check::Context;
 use crate::desired::{CompileError, Desired, Input};
-use crate::host::{CmdlineToken, CpuVendor, KernelCmdline, VfioPci};
+use crate::host::{CmdlineToken, CpuVendor, HostFacts, KernelCmdline, VfioPci};
 use crate::model::{ByteSize, CpuSet};
 use crate::spec::{HugepageMode, IommuMode, Isolation};
 
@@ -65,6 +65,25 @@ fn iommu(cx: &Context<'_>, tokens: &mut Vec<CmdlineToken>, notes: &mut Vec<Strin
     if mode.value == IommuMode::Passthrough {
         tokens.push(token("iommu", Some("pt".into())));
     }
+    if invalid_amd_iommu(cx.host) {
+        notes.push(
+            "amd_iommu=on is not a valid value (the kernel ignores it): the spec declares the \
+             IOMMU, so passplan owns the IOMMU parameters and removes it"
+                .to_owned(),
+        );
+    }
+}
+
+/// Whether the configured command line (else the running one) carries `amd_iommu=` only with
+/// the invalid value `on` (FACTS §1): passplan removes it when the spec declares the IOMMU.
+pub(crate) fn invalid_amd_iommu(host: &HostFacts) -> bool {
+    let cmdline = host
+        .boot
+        .configured_cmdline
+        .as_ref()
+        .unwrap_or(&host.cmdline);
+    let mut values = cmdline.values("amd_iommu").peekable();
+    values.peek().is_some() && values.all(|v| v == Some("on"))
 }
 
 /// `vfio-pci.ids=` for devices bound at boot by id, when vfio-pci is built into the kernel

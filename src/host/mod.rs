@@ -17,7 +17,9 @@ mod pci;
 mod pciids;
 pub mod render;
 mod sysroot;
+mod takes;
 mod usb;
+mod vfio_config;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,6 +30,8 @@ use crate::model::{ByteSize, CpuSet, PciAddress, PciId, UsbId};
 
 pub use cmdline::{is_loader_injected, token_spans};
 pub use discover::{HostError, discover};
+pub use takes::Passing;
+pub use vfio_config::{Directive, VfioLine, alias_matches, glob as fnmatch};
 
 /// Everything passplan knows about a host. Invariant: internally consistent — every address in
 /// `iommu_groups` is a key of `pci`, and every `Cpu::siblings` contains the CPU itself.
@@ -393,6 +397,16 @@ impl HostFacts {
             .get(&group)
             .map(|members| members.iter().copied().filter(|a| *a != address).collect())
             .unwrap_or_default()
+    }
+
+    /// The ACS override on the running kernel's command line (`pcie_acs_override=`), with its
+    /// value as written (empty for a bare flag): the IOMMU groups are then synthetic, split by
+    /// the kernel's assertion rather than by the hardware.
+    pub fn acs_override(&self) -> Option<String> {
+        self.cmdline
+            .values("pcie_acs_override")
+            .next()
+            .map(|v| v.unwrap_or_default().to_owned())
     }
 
     /// Every function of the slot `address` belongs to, ascending.

@@ -35,18 +35,20 @@ fn verdict(host: &HostFacts, gpu: &PciDevice) -> Verdict {
     if !host.iommu_enabled() || gpu.iommu_group.is_none() {
         return Verdict::Unknown;
     }
-    let others: Vec<PciAddress> = host
-        .group_peers(gpu.address)
-        .into_iter()
-        .filter(|a| {
-            !a.same_slot(&gpu.address) && !host.pci.get(a).is_some_and(PciDevice::is_bridge)
-        })
-        .collect();
+    let others = host.passing(gpu.address, true).group_peers;
     if others.is_empty() {
         Verdict::Isolated
     } else {
         Verdict::Shared(others)
     }
+}
+
+fn short_list(addresses: &[PciAddress]) -> String {
+    addresses
+        .iter()
+        .map(PciAddress::short)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn loader_name(l: Loader) -> &'static str {
@@ -135,12 +137,27 @@ pub fn human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
     )?;
 
     writeln!(out)?;
+    let acs = host.acs_override();
     if host.iommu_enabled() {
-        writeln!(out, "IOMMU groups ({})", host.iommu_groups.len())?;
+        match &acs {
+            Some(value) => {
+                writeln!(
+                    out,
+                    "IOMMU groups ({}), all synthetic (*): the running kernel has pcie_acs_override={value}",
+                    host.iommu_groups.len()
+                )?;
+                writeln!(
+                    out,
+                    "  the kernel splits these groups by assertion, not by the hardware: devices in different groups may still reach each other"
+                )?;
+            }
+            None => writeln!(out, "IOMMU groups ({})", host.iommu_groups.len())?,
+        }
+        let mark = if acs.is_some() { "*" } else { "" };
         for (id, members) in &host.iommu_groups {
             for (i, address) in members.iter().enumerate() {
                 let head = if i == 0 {
-                    format!("{id:>5}")
+                    format!("{:>5}", format!("{id}{mark}"))
                 } else {
                     " ".repeat(5)
                 };
@@ -166,28 +183,65 @@ pub fn human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
         } else {
             ""
         };
+        let synthetic = acs.as_ref().map_or_else(String::new, |value| {
+            format!(" (synthetic: pcie_acs_override={value})")
+        });
         let v = match verdict(host, gpu) {
             Verdict::Isolated => format!(
-                "isolated in group {} — can be passed with its slot's functions",
+                "isolated in group {}{synthetic}",
                 gpu.iommu_group.unwrap_or_default()
             ),
-            Verdict::Shared(others) => {
-                let list: Vec<String> = others.iter().map(PciAddress::short).collect();
-                format!(
-                    "shares group {} with {} — cannot be passed alone",
-                    gpu.iommu_group.unwrap_or_default(),
-                    list.join(", ")
-                )
-            }
+            Verdict::Shared(others) => format!(
+                "shares its groups with {}{synthetic} — passing it takes them too",
+                short_list(&others)
+            ),
             Verdict::Unknown => "unknown until the IOMMU is on".to_owned(),
+        };
+        let passing = host.passing(gpu.address, true);
+        let kind = if host.is_integrated_gpu(gpu.address) {
+            ", integrated"
+        } else {
+            ""
         };
         writeln!(
             out,
-            "  {} {}{boot}",
+            "  {} {}{kind}{boot}",
             gpu.address.short(),
             host.describe_pci(gpu)
         )?;
         writeln!(out, "      {v}")?;
+        writeln!(
+            out,
+            "      passing it takes {}",
+            short_list(&passing.functions)
+        )?;
+        for (address, why) in &passing.stays {
+            writeln!(out, "      {} stays: {why}", address.short())?;
+        }
+    }
+
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Devices: passing one takes its own function, and the other endpoints of its group"
+    )?;
+    for d in host
+        .pci
+        .values()
+        .filter(|d| !d.is_gpu() && !d.is_bridge() && !d.is_placeholder())
+    {
+        let passing = host.passing(d.address, false);
+        let takes = if passing.group_peers.is_empty() {
+            "alone".to_owned()
+        } else {
+            format!("with {}", short_list(&passing.group_peers))
+        };
+        writeln!(
+            out,
+            "  {} {} — {takes}",
+            d.address.short(),
+            host.describe_pci(d)
+        )?;
     }
 
     writeln!(out)?;
@@ -315,6 +369,7 @@ struct HostJson<'a> {
     kvm_device: bool,
     vfio_pci: VfioPci,
     iommu_enabled: bool,
+    acs_override: Option<String>,
     iommu_groups: Vec<GroupJson>,
     gpus: Vec<GpuJson>,
     cpus: Vec<CpuJson>,
@@ -331,6 +386,7 @@ struct HostJson<'a> {
 #[derive(Serialize)]
 struct GroupJson {
     id: u32,
+    synthetic: bool,
     devices: Vec<DeviceJson>,
 }
 
@@ -345,6 +401,7 @@ struct DeviceJson {
     name: Option<String>,
     boot_vga: Option<bool>,
     numa_node: Option<u32>,
+    passing_takes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -354,6 +411,15 @@ struct GpuJson {
     boot_vga: bool,
     isolation: &'static str,
     shares_with: Vec<String>,
+    integrated: bool,
+    takes: Vec<String>,
+    stays: Vec<StaysJson>,
+}
+
+#[derive(Serialize)]
+struct StaysJson {
+    address: String,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -381,12 +447,21 @@ impl<'a> HostJson<'a> {
             name: host.pci_names.describe(d.id),
             boot_vga: d.boot_vga,
             numa_node: d.numa_node,
+            passing_takes: {
+                let p = host.passing(d.address, d.is_gpu());
+                let mut all = p.functions;
+                all.extend(p.group_peers);
+                all.sort_unstable();
+                all.iter().map(ToString::to_string).collect()
+            },
         };
+        let synthetic = host.acs_override().is_some();
         let iommu_groups = host
             .iommu_groups
             .iter()
             .map(|(id, members)| GroupJson {
                 id: *id,
+                synthetic,
                 devices: members
                     .iter()
                     .filter_map(|a| host.pci.get(a))
@@ -406,12 +481,23 @@ impl<'a> HostJson<'a> {
                     }
                     Verdict::Unknown => ("unknown", Vec::new()),
                 };
+                let passing = host.passing(g.address, true);
                 GpuJson {
                     address: g.address.to_string(),
                     group: g.iommu_group,
                     boot_vga: g.boot_vga == Some(true),
                     isolation,
                     shares_with,
+                    integrated: host.is_integrated_gpu(g.address),
+                    takes: passing.functions.iter().map(ToString::to_string).collect(),
+                    stays: passing
+                        .stays
+                        .into_iter()
+                        .map(|(a, reason)| StaysJson {
+                            address: a.to_string(),
+                            reason,
+                        })
+                        .collect(),
                 }
             })
             .collect();
@@ -446,6 +532,7 @@ impl<'a> HostJson<'a> {
             kvm_device: host.kvm_device,
             vfio_pci: host.vfio_pci,
             iommu_enabled: host.iommu_enabled(),
+            acs_override: host.acs_override(),
             iommu_groups,
             gpus,
             cpus,

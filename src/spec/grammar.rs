@@ -114,6 +114,13 @@ pub const GRAMMAR: &[NodeDef] = &[
         doc: "Where the card is (`0d:00.0`) and, optionally, what it is (`id=\"10de:2206\"`).",
     },
     NodeDef {
+        path: "gpu.functions",
+        args: "function ...",
+        props: &[],
+        repeatable: false,
+        doc: "Which functions of the card's slot the guest takes (`\"0\" \"1\"`), when the default (the whole card) is not what you want.",
+    },
+    NodeDef {
         path: "gpu.role",
         args: "host|guest",
         props: &[],
@@ -147,6 +154,13 @@ pub const GRAMMAR: &[NodeDef] = &[
         props: &["id", "subsystem"],
         repeatable: false,
         doc: "Where the device is and, optionally, what it is.",
+    },
+    NodeDef {
+        path: "device.functions",
+        args: "function ...",
+        props: &[],
+        repeatable: false,
+        doc: "Which functions of the device's slot the guest takes (`\"0\" \"1\"`); by default only the function at `pci`.",
     },
     NodeDef {
         path: "device.bind",

@@ -177,6 +177,9 @@ pub struct Device {
     pub bind: Spanned<Bind>,
     /// Single-GPU handoff.
     pub handoff: Option<Handoff>,
+    /// Function numbers of the slot the guest takes (`functions "0" "1"`), when the spec says;
+    /// `None`: the default (a GPU's card, a device's own function).
+    pub functions: Option<Spanned<Vec<u8>>>,
     /// The whole declaration.
     pub span: SourceSpan,
 }

@@ -918,3 +918,77 @@ fn seed_003_binds_its_gtx970_by_ids() {
         "the GTX 970's ids are unique on that host"
     );
 }
+
+/// The Raven Ridge APU of MSI's B450M Mortar (`shared/realworld/iommu/b450m-mortar_raven-ridge…`)
+/// grafted onto the workstation: iGPU alone in a group, its HDMI audio with the PSP and USB.
+#[test]
+fn device_function_stays() {
+    let mut host = workstation();
+    let template = host
+        .pci_device("0f:00.3")
+        .expect("a Matisse function")
+        .clone();
+    for (f, vendor, device, class, driver, group) in [
+        (0, 0x1002, 0x15dd, 0x03_0000, "amdgpu", 51),
+        (1, 0x1002, 0x15de, 0x04_0300, "snd_hda_intel", 52),
+        (2, 0x1022, 0x15df, 0x10_8000, "ccp", 52),
+        (3, 0x1022, 0x15e0, 0x0c_0330, "xhci_hcd", 52),
+    ] {
+        let mut pci = template.clone();
+        pci.driver = Some(driver.to_owned());
+        pci.address = format!("0000:38:00.{f}");
+        pci.vendor = vendor;
+        pci.device = device;
+        pci.class = class;
+        pci.group = Some(group);
+        pci.boot_vga = (class >> 8 == 0x0300).then_some(false);
+        host.pci.push(pci);
+    }
+    let spec = edit(
+        r#"device "guest-nvme""#,
+        "gpu \"vega\" { pci \"38:00.0\"; role \"guest\" }\ndevice \"guest-nvme\"",
+    )
+    .replace(
+        r#"passthrough "rtx3080" "guest-nvme""#,
+        r#"passthrough "rtx3080" "guest-nvme" "vega""#,
+    );
+    let found = check(&host, &spec);
+    expect(&found, "device/function-stays", Severity::Notice);
+    assert!(
+        !found.codes().contains(&"iommu/group-incomplete"),
+        "{}",
+        found.rendered
+    );
+}
+
+/// The ACS override of the 5700G and 5700U hosts (`shared/realworld/iommu/*ACS-override*`) on
+/// the workstation's running command line.
+#[test]
+fn iommu_groups_synthetic() {
+    let mut host = workstation();
+    host.cmdline = format!(
+        "{} pcie_acs_override=downstream,multifunction",
+        host.cmdline
+    );
+    let found = check(&host, WORKSTATION);
+    expect(&found, "iommu/groups-synthetic", Severity::Warning);
+    assert!(
+        found.rendered.contains(r#"acs-override "downstream""#)
+            && found.rendered.contains(r#""multifunction" }"#),
+        "{}",
+        found.rendered
+    );
+}
+
+/// smartperson's `vfio.conf` on the workstation, whose vfio-pci is built into the kernel: the
+/// line does nothing there.
+#[test]
+fn binding_host_config() {
+    let mut host = workstation();
+    host.set_file(
+        "etc/modprobe.d/vfio.conf",
+        "options vfio-pci ids=1002:731f,1002:ab38\noptions vfio-pci diable_vga=1\n",
+    );
+    let found = check(&host, WORKSTATION);
+    expect(&found, "binding/host-config", Severity::Warning);
+}

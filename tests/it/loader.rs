@@ -199,7 +199,9 @@ fn grub_tricky_file_reads_back_through_sh() {
 }
 
 #[test]
-fn kernelstub_workstation_keeps_the_users_amd_flag() {
+fn kernelstub_workstation_drops_the_invalid_amd_flag_its_spec_owns() {
+    // Issue 11: the spec declares the IOMMU, so passplan owns the IOMMU keys and removes the
+    // invalid amd_iommu=on (before, it kept it as the user's).
     let (checked, source) = checked("workstation");
     let out = emit(&checked, &source);
     assert_eq!(
@@ -208,7 +210,12 @@ fn kernelstub_workstation_keeps_the_users_amd_flag() {
         "no amd_iommu=on"
     );
     let path = "/etc/kernelstub/configuration";
-    let content = edited(&checked, &out, path);
+    let content = &out
+        .artifacts
+        .iter()
+        .find(|a| a.path == path)
+        .expect("kernelstub edited")
+        .content;
     let json: serde_json::Value = serde_json::from_str(content).expect("valid JSON");
     let options: Vec<&str> = json["user"]["kernel_options"]
         .as_array()
@@ -223,7 +230,6 @@ fn kernelstub_workstation_keeps_the_users_amd_flag() {
             "loglevel=0",
             "systemd.show_status=false",
             "splash",
-            "amd_iommu=on",
             "iommu=pt"
         ]
     );

@@ -1026,17 +1026,23 @@ fn sample_host_json() -> serde_json::Value {
         "kvm_device": true,
         "vfio_pci": "built-in",
         "iommu_enabled": true,
+        "acs_override": "downstream,multifunction",
         "iommu_groups": [
-            { "id": 30, "devices": [
+            { "id": 30, "synthetic": true, "devices": [
                 { "address": "0000:0d:00.0", "vendor": "10de", "device": "2206", "subsystem": "1462:3892",
-                  "class": "030000", "driver": "nvidia", "name": null, "boot_vga": false, "numa_node": null },
+                  "class": "030000", "driver": "nvidia", "name": null, "boot_vga": false, "numa_node": null,
+                  "passing_takes": ["0000:0d:00.0", "0000:0d:00.1"] },
                 { "address": "0000:0d:00.1", "vendor": "10de", "device": "1aef", "subsystem": null,
-                  "class": "040300", "driver": null, "name": "NVIDIA Corporation", "boot_vga": null, "numa_node": 0 }
+                  "class": "040300", "driver": null, "name": "NVIDIA Corporation", "boot_vga": null, "numa_node": 0,
+                  "passing_takes": ["0000:0d:00.0", "0000:0d:00.1"] }
             ] }
         ],
         "gpus": [
-            { "address": "0000:0d:00.0", "group": 30, "boot_vga": false, "isolation": "shared", "shares_with": ["0000:0c:00.0"] },
-            { "address": "0000:0c:00.0", "group": null, "boot_vga": true, "isolation": "unknown", "shares_with": [] }
+            { "address": "0000:0d:00.0", "group": 30, "boot_vga": false, "isolation": "shared", "shares_with": ["0000:0c:00.0"],
+              "integrated": false, "takes": ["0000:0d:00.0", "0000:0d:00.1"], "stays": [] },
+            { "address": "0000:0c:00.0", "group": null, "boot_vga": true, "isolation": "unknown", "shares_with": [],
+              "integrated": true, "takes": ["0000:0c:00.0"],
+              "stays": [ { "address": "0000:0c:00.1", "reason": "shares IOMMU group 12 with the CPU's own functions" } ] }
         ],
         "cpus": [
             { "cpu": 0, "online": true, "package": 0, "die": 0, "core": 0, "siblings": [0, 12], "l3": [0, 1, 2, 12, 13, 14], "node": 0, "kind": "uniform" },
@@ -1108,6 +1114,21 @@ fn host_schema_takes_the_documented_shape_and_refuses_drift() {
         ("vfio_pci snake case", |v| v["vfio_pci"] = "built_in".into()),
         ("memory total as text", |v| {
             v["memory"]["total"] = "32GiB".into();
+        }),
+        ("group synthetic dropped", |v| {
+            v["iommu_groups"][0]
+                .as_object_mut()
+                .expect("object")
+                .remove("synthetic");
+        }),
+        ("gpu takes short form", |v| {
+            v["gpus"][0]["takes"][0] = "0d:00.0".into();
+        }),
+        ("stays reason dropped", |v| {
+            v["gpus"][1]["stays"][0]
+                .as_object_mut()
+                .expect("object")
+                .remove("reason");
         }),
         ("isolation unknown word", |v| {
             v["gpus"][0]["isolation"] = "partial".into();

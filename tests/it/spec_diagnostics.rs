@@ -121,6 +121,9 @@ const NEEDS_A_MUTATED_HOST: &[&str] = &[
     "display/boot-gpu-to-guest",
     "cpu/cross-numa",
     "cpu/remote-device",
+    "device/function-stays",
+    "binding/host-config",
+    "iommu/groups-synthetic",
 ];
 
 fn host_corpus() -> Vec<PathBuf> {

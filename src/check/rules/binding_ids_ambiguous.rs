@@ -28,7 +28,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
         .iter()
         .filter(|d| d.bind.value.when == BindTime::Boot)
     {
-        let functions = cx.host.slot_functions(device.pci.value);
+        let functions = cx.device_functions(device);
         let mut clashes = Vec::new();
         for f in &functions {
             let Some(fd) = cx.host.pci.get(f) else {

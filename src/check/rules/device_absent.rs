@@ -11,16 +11,19 @@
 //! ```kdl
 //! gpu "rtx3080" { pci "0e:00.0" id="10de:2206"; role "guest" }
 //! ```
-//! on a host where the RTX 3080 is at `0d:00.0`: change the address to `0d:00.0`.
+//! on a host where the RTX 3080 is at `0d:00.0`: change the address to `0d:00.0`. A function
+//! listed in `functions` that the slot lacks is reported the same way.
 
 use crate::check::Context;
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::spec::Device;
 
 pub(super) const CODE: Code = Code("device/absent");
 
 pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
     for device in &cx.spec.devices {
         if cx.host_device(device).is_some() {
+            absent_functions(cx, device, out);
             continue;
         }
         let address = device.pci.value;
@@ -51,4 +54,36 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
                 .help(help),
         );
     }
+}
+
+/// Functions named by `functions` that the host's slot lacks.
+fn absent_functions(cx: &Context<'_>, device: &Device, out: &mut Diagnostics) {
+    let Some(list) = &device.functions else {
+        return;
+    };
+    let missing: Vec<String> = cx
+        .device_functions(device)
+        .into_iter()
+        .filter(|a| !cx.host.pci.contains_key(a))
+        .map(|a| a.short())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let present: Vec<String> = cx
+        .host
+        .slot_functions(device.pci.value)
+        .iter()
+        .map(|a| a.function.to_string())
+        .collect();
+    out.push(
+        Diagnostic::error(CODE, format!("no PCI function at {}", missing.join(", ")))
+            .at(list.span, "not on this host")
+            .host(format!(
+                "the slot {} has functions {}",
+                device.pci.value.slot().short(),
+                present.join(", ")
+            ))
+            .help("list only functions the slot has (`passplan host` shows them)"),
+    );
 }

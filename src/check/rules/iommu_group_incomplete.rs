@@ -1,6 +1,6 @@
 //! ## What it does
-//! Reports an IOMMU group given to a VM incompletely: another endpoint in the group is not
-//! given to the same VM. PCI bridges and root ports are excepted (since Linux 5.19 they do not
+//! Reports an IOMMU group given to a VM incompletely: another endpoint in the group of any
+//! function the VM takes is not given to the same VM. PCI bridges and root ports are excepted (since Linux 5.19 they do not
 //! block a group). It names the other devices and the ways out.
 //!
 //! ## Why
@@ -31,10 +31,18 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
     for vm in &cx.spec.vms {
         let taken = cx.vm_functions(vm);
         let mut reported_groups = Vec::new();
-        for (reference, device) in cx.vm_devices(vm) {
-            let Some(group) = cx.host_device(device).and_then(|d| d.iommu_group) else {
-                continue;
-            };
+        // Every group a device touches: a Navi card's audio, or functions named by `functions`,
+        // may sit in a group of their own.
+        let touched = cx.vm_devices(vm).flat_map(|(reference, device)| {
+            let mut groups: Vec<u32> = cx
+                .device_functions(device)
+                .iter()
+                .filter_map(|a| cx.host.pci.get(a).and_then(|d| d.iommu_group))
+                .collect();
+            groups.dedup();
+            groups.into_iter().map(move |g| (reference, g))
+        });
+        for (reference, group) in touched {
             if reported_groups.contains(&group) {
                 continue;
             }
@@ -69,7 +77,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
                 Diagnostic::error(CODE, format!("IOMMU group {group} is given to `{}` only in part: {} {} with the host", vm.name.value, names.join(", "), if names.len() == 1 { "stays" } else { "stay" }))
                     .at(reference.span, format!("group {group}"))
                     .host(list.join("; "))
-                    .help("pass them too (declare each with `device` and add it to `passthrough`); or move the card to a slot with its own group; or, accepting weaker isolation, boot { acs-override \"downstream\" }"),
+                    .help(format!("pass them too (declare each with `device` and add it to `passthrough`); or move the card to a slot with its own group; or, accepting weaker isolation, {}", cx.acs_override_fix())),
             );
         }
     }

@@ -43,7 +43,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
                         Diagnostic::error(CODE, format!("host GPU `{}` shares IOMMU group {group} with `{}`, which VM `{}` is given", host_gpu.name.value, device.name.value, vm.name.value))
                             .at(reference.span, format!("group {group}"))
                             .host(format!("{}; {}", cx.describe(host_gpu.pci.value), cx.describe(device.pci.value)))
-                            .help("move one of the cards to another slot so each has its own group; or, accepting weaker isolation, boot { acs-override \"downstream\" }"),
+                            .help(format!("move one of the cards to another slot so each has its own group; or, accepting weaker isolation, {}", cx.acs_override_fix())),
                     );
                 }
             }

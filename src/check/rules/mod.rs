@@ -4,6 +4,7 @@
 use super::Context;
 use crate::diag::{Code, Diagnostics};
 
+mod binding_host_config;
 mod binding_ids_ambiguous;
 mod boot_loader_mismatch;
 mod cmdline_known_wrong;
@@ -21,6 +22,7 @@ mod cpu_shared_pins;
 mod cpu_vcpu_count;
 mod device_absent;
 mod device_assigned_twice;
+mod device_function_stays;
 mod device_host_gpu_passed;
 mod device_mismatch;
 mod device_not_gpu;
@@ -31,6 +33,7 @@ mod host_no_kvm;
 mod host_no_virtualization;
 mod hyperv_vendor_id;
 mod iommu_group_incomplete;
+mod iommu_groups_synthetic;
 mod iommu_host_gpu_shares_group;
 mod memory_overcommit;
 mod memory_page_multiple;
@@ -95,7 +98,9 @@ rules![
     device_not_gpu,
     device_host_gpu_passed,
     device_assigned_twice,
+    device_function_stays,
     iommu_group_incomplete,
+    iommu_groups_synthetic,
     iommu_host_gpu_shares_group,
     display_boot_gpu,
     display_none_left,
@@ -103,6 +108,7 @@ rules![
     storage_shared_disk,
     storage_relative_path,
     binding_ids_ambiguous,
+    binding_host_config,
     usb_absent,
     cpu_pin_unknown,
     cpu_pin_duplicate,

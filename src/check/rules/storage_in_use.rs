@@ -79,7 +79,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Diagnostics) {
     }
     for vm in &cx.spec.vms {
         for (reference, device) in cx.vm_devices(vm) {
-            let functions = cx.host.slot_functions(device.pci.value);
+            let functions = cx.device_functions(device);
             for block in &cx.host.block_devices {
                 if !block
                     .pci

@@ -13,13 +13,13 @@ pub mod systemd_boot;
 pub mod tokens;
 
 use crate::desired::{Artifact, CompileError, Desired, Input, Ownership, Step, Trigger};
-use crate::host::{CmdlineToken, Loader};
+use crate::host::{CmdlineToken, Loader, param_names_equal};
 use crate::spec::LoaderChoice;
 
 /// Route the kernel tokens to the loader's editor.
 pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
     // Nothing wanted and nothing owned before: leave the loader's files alone.
-    if out.kernel_tokens.is_empty() && input.owned_tokens.is_empty() {
+    if out.kernel_tokens.is_empty() && owned(input).is_empty() {
         return Ok(());
     }
     let spec_loader = input
@@ -52,10 +52,26 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
     }
 }
 
+/// The IOMMU parameters: passplan owns them only while the spec declares `iommu`.
+const IOMMU_KEYS: [&str; 3] = ["intel_iommu", "amd_iommu", "iommu"];
+
 /// Parameter names passplan owned before, for the editors' `drop_keys`: each is removed unless
-/// the spec still asks for it; parameters passplan never wrote are never in this list.
+/// the spec still asks for it; parameters passplan never wrote are never in this list. Without
+/// an `iommu` node the IOMMU flags are left alone, even ones passplan wrote before (they may be
+/// the user's own, adopted by name). With it, passplan owns the IOMMU keys, and the invalid
+/// `amd_iommu=on` goes (`kernel.rs` says so in a note).
 pub(crate) fn owned<'a>(input: &'a Input<'_>) -> Vec<&'a str> {
-    input.owned_tokens.iter().map(String::as_str).collect()
+    let declared = input.checked.spec.host.boot.iommu.is_some();
+    let mut keys: Vec<&str> = input
+        .owned_tokens
+        .iter()
+        .map(String::as_str)
+        .filter(|k| declared || !IOMMU_KEYS.iter().any(|i| param_names_equal(i, k)))
+        .collect();
+    if declared && super::kernel::invalid_amd_iommu(&input.checked.host) {
+        keys.push("amd_iommu");
+    }
+    keys
 }
 
 /// Tokens as one line, for notes and reasons (a token that cannot be rendered is shown raw:

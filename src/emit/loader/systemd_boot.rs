@@ -13,8 +13,10 @@
 //! **Entries.** systemd-boot joins every `options` line of an entry into one command line, so
 //! all of them are edited as one token list: a wrong value on any line is replaced where it
 //! is, new tokens go at the end of the last `options` line, and commented or other lines keep
-//! every byte. With several entries, the one `loader.conf` names as `default` (exactly, not a
-//! glob) is edited; otherwise passplan cannot tell which one boots and edits none. On a
+//! every byte. With several entries, every entry `loader.conf`'s `default` can select is edited
+//! (the one it names, each one its glob matches, all of them for `@saved`); several entries
+//! without a `default`, or a `default` that matches none, are a compile error naming
+//! `loader.conf` and the line: passplan never silently edits nothing. On a
 //! kernelstub host the entries are kernelstub's output: never edited here.
 
 use std::ops::Range;
@@ -64,24 +66,42 @@ pub(super) fn emit(
         );
         return Ok(());
     }
-    let Some(path) = chosen_entry(&host.files) else {
+    let (loader_conf, paths) =
+        chosen_entries(&host.files).map_err(|(path, why)| super::refuse(&path, why))?;
+    if paths.is_empty() {
         out.notes.push(format!(
-            "no single systemd-boot entry could be chosen (several entries and no exact \
-             `default` in loader.conf): add to the entry's `options` by hand: {}",
+            "no systemd-boot entry was found: add to the entry's `options` by hand: {}",
             super::joined(want)
         ));
         return Ok(());
-    };
-    let text = &host.files[&path];
-    let content =
-        edit_entry(text, want, &super::owned(input)).map_err(|why| super::refuse(&path, why))?;
-    out.artifacts.push(super::edited(&path, content, want));
+    }
+    if paths.len() > 1 {
+        out.notes.push(format!(
+            "{} lets systemd-boot boot any of {} entries: passplan edits each of them",
+            loader_conf.unwrap_or_default(),
+            paths.len()
+        ));
+    }
+    for path in paths {
+        let text = &host.files[&path];
+        let content = edit_entry(text, want, &super::owned(input))
+            .map_err(|why| super::refuse(&path, why))?;
+        out.artifacts.push(super::edited(&path, content, want));
+    }
     Ok(())
 }
 
-/// The hand-written entry to edit: the only `.conf` in the first `entries/` directory that has
-/// any, or the one `loader.conf` names as `default`.
-fn chosen_entry(files: &std::collections::BTreeMap<String, String>) -> Option<String> {
+/// The hand-written entries to edit, with the `loader.conf` that decided: the only `.conf` in
+/// the first `entries/` directory that has any, else every entry `loader.conf`'s `default` can
+/// select — the one it names, every one its glob matches, or all of them for `@saved` (the
+/// saved choice can be any). Several entries without a `default`, or a `default` that selects
+/// nothing, are refused: passplan cannot tell which entry boots, and editing none would be
+/// silently doing nothing. `Err` names the file and what is wrong.
+type Chosen = (Option<String>, Vec<String>);
+
+fn chosen_entries(
+    files: &std::collections::BTreeMap<String, String>,
+) -> Result<Chosen, (String, String)> {
     for dir in LOADER_DIRS {
         let prefix = format!("{dir}/entries/");
         let entries: Vec<&String> = files
@@ -93,25 +113,56 @@ fn chosen_entry(files: &std::collections::BTreeMap<String, String>) -> Option<St
             .collect();
         match entries.as_slice() {
             [] => continue,
-            [only] => return Some((*only).clone()),
+            [only] => return Ok((None, vec![(*only).clone()])),
             _ => {}
         }
-        let default = files.get(&format!("{dir}/loader.conf")).and_then(|t| {
-            t.lines().find_map(|l| {
+        let conf = format!("{dir}/loader.conf");
+        let default = files.get(&conf).and_then(|t| {
+            t.lines().enumerate().find_map(|(n, l)| {
                 let rest = l.trim_start().strip_prefix("default")?;
                 rest.starts_with([' ', '\t'])
-                    .then(|| rest.trim().to_owned())
+                    .then(|| (n + 1, rest.trim().to_owned()))
             })
-        })?;
-        return entries
-            .into_iter()
-            .find(|p| {
-                let name = &p[prefix.len()..];
-                name == default || name.strip_suffix(".conf") == Some(&default)
-            })
-            .cloned();
+        });
+        let names: Vec<&str> = entries.iter().map(|p| &p[prefix.len()..]).collect();
+        let Some((line, default)) = default else {
+            return Err((
+                conf,
+                format!(
+                    "{} entries ({}) and no `default` line: passplan cannot tell which one boots; \
+                     add `default <entry>.conf` to loader.conf, or name one in the spec's loader",
+                    names.len(),
+                    names.join(", ")
+                ),
+            ));
+        };
+        let chosen: Vec<String> = if default == "@saved" {
+            entries.iter().map(|p| (*p).clone()).collect()
+        } else {
+            entries
+                .iter()
+                .filter(|p| {
+                    let name = &p[prefix.len()..];
+                    let stem = name.strip_suffix(".conf").unwrap_or(name);
+                    crate::host::fnmatch(&default, name) || crate::host::fnmatch(&default, stem)
+                })
+                .map(|p| (*p).clone())
+                .collect()
+        };
+        if chosen.is_empty() {
+            return Err((
+                conf,
+                format!(
+                    "line {line}: `default {default}` matches none of the entries ({}): \
+                     systemd-boot would fall back to another entry, so passplan cannot tell \
+                     which one boots",
+                    names.join(", ")
+                ),
+            ));
+        }
+        return Ok((Some(conf), chosen));
     }
-    None
+    Ok((None, Vec::new()))
 }
 
 /// `/etc/kernel/cmdline` (one command line, usually ending in a newline) holding `want`.

@@ -1,6 +1,8 @@
 //! Decoding of the top-level `gpu` and `device` nodes: PCI address, role, binding and handoff.
 
 use super::{At, Decoder};
+use kdl::KdlValue;
+
 use crate::diag;
 use crate::model::{PciAddress, PciId};
 use crate::spec::{Bind, BindBy, BindTime, Device, GpuRole, Handoff, Spanned};
@@ -115,6 +117,9 @@ impl Decoder {
                 );
             }
         }
+        let functions = self
+            .child(at, "functions")
+            .and_then(|f| self.functions(&f, pci.as_ref()));
         // The grammar has `handoff` under `gpu` only, so a `device` never gets here.
         let handoff = if let Some(h) = self.child(at, "handoff") {
             {
@@ -155,7 +160,44 @@ impl Decoder {
             role: if is_gpu { Some(role?) } else { None },
             bind,
             handoff,
+            functions,
             span: at.node.span(),
         })
+    }
+
+    /// `functions "0" "1"`: function numbers of the slot at `pci` (its own always included).
+    fn functions(
+        &mut self,
+        at: &At<'_>,
+        pci: Option<&Spanned<PciAddress>>,
+    ) -> Option<Spanned<Vec<u8>>> {
+        let mut list = Vec::new();
+        for entry in at.args() {
+            let n = match entry.value() {
+                KdlValue::String(s) => s.parse::<u8>().ok(),
+                KdlValue::Integer(n) => u8::try_from(*n).ok(),
+                _ => None,
+            };
+            match n.filter(|n| *n <= 7) {
+                Some(n) if !list.contains(&n) => list.push(n),
+                Some(_) => {}
+                None => self.error(
+                    diag::codes::INVALID_VALUE,
+                    entry.span(),
+                    "a PCI function number is 0 to 7",
+                    "not a function number",
+                    "write the function digits of the slot's addresses, like functions \"0\" \"1\"",
+                ),
+            }
+        }
+        // The function `pci` names always goes with the ones listed.
+        if let Some(own) = pci.map(|p| p.value.function)
+            && !list.is_empty()
+            && !list.contains(&own)
+        {
+            list.push(own);
+        }
+        list.sort_unstable();
+        (!list.is_empty()).then(|| Spanned::new(list, at.span()))
     }
 }
