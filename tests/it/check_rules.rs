@@ -255,6 +255,20 @@ fn device_not_a_gpu() {
 }
 
 #[test]
+fn device_driver_name() {
+    // A `driver` link no kernel makes: its name would reach `softdep … pre: vfio-pci`.
+    let mut host = workstation();
+    host.pci_mut("0d:00.1").driver = Some("snd_hda_intel\ninstall vfio_pci reboot".to_owned());
+    let found = check(&host, WORKSTATION);
+    expect(&found, "device/driver-name", Severity::Error);
+    assert!(
+        found.rendered.contains("snd_hda_intel\\ninstall"),
+        "{}",
+        found.rendered
+    );
+}
+
+#[test]
 fn device_host_gpu_passed() {
     expect(
         &check(

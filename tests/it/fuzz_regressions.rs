@@ -113,7 +113,11 @@ fn the_fuzz_lock_file_resolves_passplans_dependencies_as_the_main_one_does() {
             todo.extend(fuzz[i].2.iter().map(|entry| find(entry)));
         }
     }
-    assert!(seen.len() > 20, "passplan depends on {} packages?", seen.len());
+    assert!(
+        seen.len() > 20,
+        "passplan depends on {} packages?",
+        seen.len()
+    );
     let mismatched: Vec<String> = seen
         .iter()
         .map(|&i| &fuzz[i])

@@ -395,3 +395,97 @@ fn discovery_reads_nothing_through_links_out_of_the_root() {
     // The link resolved inside the root finds nothing there, and the rest is still discovered.
     assert!(stdout.contains("\"pci\""), "{stdout}");
 }
+
+/// A `driver` link name no kernel gives, with a newline and an `install` line that modprobe
+/// would run as root the next time vfio-pci loads.
+const CRAFTED_DRIVER: &str = "nouveau pre: x\ninstall vfio_pci reboot";
+
+#[test]
+fn a_crafted_driver_name_is_refused_and_never_written() {
+    let mut host = seed003();
+    host.pci_mut("06:00.0").driver = Some(CRAFTED_DRIVER.to_owned());
+    let root = write_seed(&host);
+    let spec = crate_dir().join("examples/seed-003/host.kdl");
+    let out = passplan(&[
+        "apply".as_ref(),
+        spec.as_os_str(),
+        "--yes".as_ref(),
+        "--root".as_ref(),
+        root.path().as_os_str(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("device/driver-name"), "{stdout}");
+    assert!(
+        !stdout.contains("\ninstall vfio_pci"),
+        "the report shows the name escaped: {stdout}"
+    );
+    assert!(
+        !root
+            .path()
+            .join("etc/modprobe.d/passplan-vfio.conf")
+            .exists(),
+        "nothing was written"
+    );
+    // The real names of real machines pass, hyphens and underscores alike: every driver in use
+    // in the real `lspci -k` listings (`vfio-pci`, `intel-lpss`, `snd_hda_intel`, …), and
+    // names from real sysfs dumps' `driver` links.
+    let listings = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/realworld/iommu"
+    ));
+    let mut real: Vec<String> = [
+        "sof-audio-pci-intel-tgl",
+        "ehci-pci",
+        "xhci_hcd",
+        "pcieport",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for entry in fs::read_dir(listings).into_iter().flatten().flatten() {
+        if !entry.path().is_file() {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&fs::read(entry.path()).unwrap()).into_owned();
+        real.extend(text.lines().filter_map(|l| {
+            l.split_once("Kernel driver in use:")
+                .map(|(_, d)| d.trim().to_owned())
+        }));
+    }
+    assert!(real.len() > 10, "the real listings are there: {real:?}");
+    for name in &real {
+        assert!(passplan::host::is_driver_name(name), "{name}");
+    }
+    assert!(!passplan::host::is_driver_name(CRAFTED_DRIVER));
+}
+
+/// Every byte of `text` a terminal would act on, other than the newlines that end lines.
+fn control_characters(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect()
+}
+
+#[test]
+fn the_host_listing_prints_no_control_characters_from_the_tree() {
+    let mut host = seed003();
+    host.pci_mut("06:00.0").driver = Some("nvidia\x1b[2J\x1b]0;owned\x07".to_owned());
+    host.cpuinfo.model_name = "Intel\x1b[31m Xeon\u{9b}2J".to_owned();
+    host.kernel_release = "6.1.0\x1b[5m".to_owned();
+    host.cmdline = format!("{} \"quiet=\x1b[8m\"", host.cmdline);
+    let ids = host.pci_ids.take().unwrap_or_default();
+    host.pci_ids = Some(ids.replacen("\t13c2  ", "\t13c2  \x1b[41mEVIL\x1b[0m ", 1));
+    let root = write_seed(&host);
+    let out = passplan(&["host".as_ref(), "--root".as_ref(), root.path().as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("EVIL"),
+        "the pci.ids name is shown: {stdout}"
+    );
+    assert_eq!(control_characters(&stdout), Vec::<char>::new(), "{stdout}");
+    assert!(
+        stdout.contains("nvidia\\u{1b}[2J"),
+        "escaped, not dropped: {stdout}"
+    );
+}

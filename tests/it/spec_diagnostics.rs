@@ -120,6 +120,7 @@ const NEEDS_A_MUTATED_HOST: &[&str] = &[
     "iommu/host-gpu-shares-group",
     "display/boot-gpu-to-guest",
     "cpu/cross-numa",
+    "device/driver-name",
 ];
 
 fn host_corpus() -> Vec<PathBuf> {

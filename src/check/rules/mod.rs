@@ -18,6 +18,7 @@ mod cpu_pin_unknown;
 mod cpu_vcpu_count;
 mod device_absent;
 mod device_assigned_twice;
+mod device_driver_name;
 mod device_host_gpu_passed;
 mod device_mismatch;
 mod device_not_gpu;
@@ -89,6 +90,7 @@ rules![
     device_not_gpu,
     device_host_gpu_passed,
     device_assigned_twice,
+    device_driver_name,
     iommu_group_incomplete,
     iommu_host_gpu_shares_group,
     display_boot_gpu,
