@@ -170,11 +170,48 @@ fn hostile_hook(dir: &Path) -> (PathBuf, PathBuf) {
     (hook, seen)
 }
 
+/// Spec paths as they reach headers (`# From PATH:LINE`) of root-run scripts and modprobe
+/// files: a newline would end the comment and start a line of its own.
+const HOSTILE_SPEC_PATHS: [&str; 4] = [
+    "/etc/passplan/host.kdl",
+    "/etc/pass plan/$(touch pwned) `touch pwned` it's \"q\".kdl",
+    "/tmp/x\ninstall vfio_pci reboot\ntouch pwned\n#.kdl",
+    "/tmp/\r\x1b[2J\u{85}\u{2028}host.kdl",
+];
+
 #[test]
 fn hostile_free_text_is_quoted_in_every_artifact() {
+    for spec_path in HOSTILE_SPEC_PATHS {
+        hostile_free_text_is_quoted(spec_path);
+    }
+}
+
+/// The hostile workstation compiled from a spec named `spec_path`: every artifact safe.
+fn hostile_free_text_is_quoted(spec_path: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (hook, seen) = hostile_hook(dir.path());
-    let desired = compile(&hostile_workstation(&hook), "/etc/passplan/host.kdl");
+    let desired = compile(&hostile_workstation(&hook), spec_path);
+    // The spec's path shows in headers, with no line of its own and no control character.
+    for a in &desired.artifacts {
+        for line in a.content.lines() {
+            assert!(
+                !line.starts_with("install ") && !line.starts_with("touch "),
+                "{spec_path:?} put a line of its own into {}:\n{}",
+                a.path,
+                a.content
+            );
+        }
+        let controls: Vec<char> = a
+            .content
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
+            .collect();
+        assert!(
+            controls.is_empty(),
+            "{spec_path:?} in {}: {controls:?}",
+            a.path
+        );
+    }
 
     // Shell scripts parse, and pass shellcheck.
     let scripts: Vec<_> = desired

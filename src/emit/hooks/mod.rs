@@ -117,7 +117,7 @@ fn invalid(path: &str, why: &str) -> CompileError {
 
 /// `spec.kdl:LINE` for a bare span.
 fn locate_span(source: &SpecSource, span: SourceSpan) -> String {
-    format!("{}:{}", source.name, source.line_of(span.offset()))
+    source.locate_offset(span.offset())
 }
 
 /// The first lines of every script: interpreter, ownership, origin, what it does, strict mode.
