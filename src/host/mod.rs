@@ -72,6 +72,19 @@ pub struct HostFacts {
     /// Names from a pci.ids database, when the host has one. Display only.
     #[serde(skip)]
     pub pci_names: PciNames,
+    /// Files discovery left unread because they are over its size limit, sorted by path: the
+    /// facts they hold are unknown, not absent (`host/file-too-large`).
+    #[serde(skip)]
+    pub oversized: Vec<OversizedFile>,
+}
+
+/// A host file over discovery's size limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OversizedFile {
+    /// Root-relative path, as the host spells it (`/usr/share/misc/pci.ids`).
+    pub path: String,
+    /// The limit it is over, in bytes.
+    pub limit: u64,
 }
 
 /// CPU vendor as `/proc/cpuinfo` names it.

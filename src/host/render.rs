@@ -166,6 +166,14 @@ pub fn human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
         })
         .collect();
     writeln!(out, "  cmdline   {}", tokens.join(" "))?;
+    for file in &host.oversized {
+        writeln!(
+            out,
+            "  UNREAD    {}: larger than {}, the most passplan reads",
+            shown(&file.path),
+            crate::model::ByteSize(file.limit)
+        )?;
+    }
     let pools: Vec<String> = host
         .memory
         .hugepages

@@ -526,3 +526,42 @@ fn the_host_listing_prints_no_control_characters_from_the_tree() {
         "escaped, not dropped: {stdout}"
     );
 }
+
+#[test]
+fn a_huge_sparse_host_file_is_reported_and_never_read() {
+    // A 1.5 GB sparse pci.ids once took 3 GB of memory to discover; now its size is checked
+    // first, and it is a finding that names the file and the limit, not an absent file.
+    let root = write_seed(&seed003());
+    let ids = root.path().join("usr/share/misc/pci.ids");
+    fs::create_dir_all(ids.parent().unwrap()).unwrap();
+    let file = fs::File::create(&ids).unwrap();
+    file.set_len(1_500_000_000).unwrap();
+    drop(file);
+    let facts = passplan::host::discover(root.path()).unwrap();
+    assert_eq!(
+        facts.oversized,
+        [passplan::host::OversizedFile {
+            path: "/usr/share/misc/pci.ids".to_owned(),
+            limit: 16 << 20,
+        }]
+    );
+    assert!(facts.pci_names.vendors.is_empty());
+    let out = passplan(&["host".as_ref(), "--root".as_ref(), root.path().as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("UNREAD    /usr/share/misc/pci.ids: larger than 16MiB"),
+        "{stdout}"
+    );
+    let spec = crate_dir().join("examples/seed-003/host.kdl");
+    let out = passplan(&[
+        "check".as_ref(),
+        spec.as_os_str(),
+        "--root".as_ref(),
+        root.path().as_os_str(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("host/file-too-large") && stdout.contains("pci.ids"),
+        "{stdout}"
+    );
+}

@@ -121,6 +121,7 @@ const NEEDS_A_MUTATED_HOST: &[&str] = &[
     "display/boot-gpu-to-guest",
     "cpu/cross-numa",
     "device/driver-name",
+    "host/file-too-large",
 ];
 
 fn host_corpus() -> Vec<PathBuf> {

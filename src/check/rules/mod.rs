@@ -24,6 +24,7 @@ mod device_mismatch;
 mod device_not_gpu;
 mod display_boot_gpu;
 mod display_none_left;
+mod host_file_too_large;
 mod host_iommu_off;
 mod host_no_kvm;
 mod host_no_virtualization;
@@ -83,6 +84,7 @@ rules![
     host_no_virtualization,
     host_no_kvm,
     host_iommu_off,
+    host_file_too_large,
     boot_loader_mismatch,
     cmdline_known_wrong,
     device_absent,
