@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 /// A fuzz target's name and entry point.
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 6] = [
+const TARGETS: [Target; 7] = [
     ("spec", passplan::fuzzing::spec),
     ("cpuset", passplan::fuzzing::cpuset),
     ("cmdline", passplan::fuzzing::cmdline),
     ("host_tree", passplan::fuzzing::host_tree),
     ("editors", passplan::fuzzing::editors),
     ("domain_xml", passplan::fuzzing::domain_xml),
+    ("state_files", passplan::fuzzing::state_files),
 ];
 
 fn files(dir: &Path) -> Vec<PathBuf> {
