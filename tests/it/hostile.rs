@@ -565,3 +565,170 @@ fn a_huge_sparse_host_file_is_reported_and_never_read() {
         "{stdout}"
     );
 }
+
+/// Every Rust source file under `dir`, recursively.
+fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// `docs/security.md` names the test behind each promise (`hostile::name`,
+/// `src/spec/names.rs::tests::name`, `loader::*`): each must exist, so a renamed or deleted
+/// test cannot leave a promise standing on nothing.
+#[test]
+fn every_test_named_in_the_security_doc_exists() {
+    let doc = fs::read_to_string(crate_dir().join("docs/security.md")).unwrap();
+    let mut sources = Vec::new();
+    rust_sources(&crate_dir().join("src"), &mut sources);
+    let has_fn = |file: &Path, name: &str| {
+        fs::read_to_string(file).is_ok_and(|text| text.contains(&format!("fn {name}(")))
+    };
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for reference in doc.split('`').skip(1).step_by(2) {
+        let Some((head, name)) = reference.rsplit_once("::") else {
+            continue;
+        };
+        let name_ok = name == "*"
+            || name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok || reference.contains(' ') {
+            continue;
+        }
+        let found = if let Some((file, _)) = head.split_once(".rs") {
+            // `src/x/y.rs::tests::name`, `src/x/y.rs::tests`, or `hooks/shell.rs::quote`.
+            let file = format!("{file}.rs");
+            let Some(path) = sources
+                .iter()
+                .find(|p| p.ends_with(file.trim_start_matches("src/")))
+            else {
+                missing.push(format!("{reference} (no file {file})"));
+                continue;
+            };
+            if name == "tests" {
+                fs::read_to_string(path).is_ok_and(|t| t.contains("mod tests"))
+            } else {
+                has_fn(path, name)
+            }
+        } else {
+            // `module::name`: a file of this test binary; other `a::b` are items, not tests.
+            let file = crate_dir().join(format!("tests/it/{head}.rs"));
+            if !file.is_file() {
+                continue;
+            }
+            name == "*" || has_fn(&file, name)
+        };
+        checked += 1;
+        if !found {
+            missing.push(reference.to_owned());
+        }
+    }
+    assert!(
+        checked > 30,
+        "only {checked} test references found in docs/security.md"
+    );
+    assert!(
+        missing.is_empty(),
+        "docs/security.md names tests that do not exist: {missing:?}"
+    );
+}
+
+/// Programs discovery could be tempted to run instead of reading files, and the shells and
+/// tools anything would go through.
+const TRACED_PROGRAMS: [&str; 24] = [
+    "lspci",
+    "lscpu",
+    "lsusb",
+    "lsblk",
+    "lsmod",
+    "dmidecode",
+    "udevadm",
+    "modinfo",
+    "modprobe",
+    "uname",
+    "systemctl",
+    "findmnt",
+    "blkid",
+    "virsh",
+    "kernelstub",
+    "bootctl",
+    "efibootmgr",
+    "grub-mkconfig",
+    "dracut",
+    "mkinitcpio",
+    "sh",
+    "bash",
+    "cat",
+    "readlink",
+];
+
+#[test]
+fn discovery_spawns_nothing() {
+    // A PATH of nothing but shims that record their own name: anything discovery ran by name
+    // (`lspci`, a shell) would leave a line in the log.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let log = dir.path().join("spawned");
+    for program in TRACED_PROGRAMS {
+        let shim = bin.join(program);
+        fs::write(
+            &shim,
+            format!("#!/bin/sh\necho {program} >> '{}'\n", log.display()),
+        )
+        .unwrap();
+        fs::set_permissions(&shim, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // The shims work: a program started by name is recorded.
+    let out = Command::new("/usr/bin/env")
+        .env("PATH", &bin)
+        .arg("lspci")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(fs::read_to_string(&log).unwrap(), "lspci\n");
+    fs::remove_file(&log).unwrap();
+
+    let root = write_seed(&seed003());
+    let spec = crate_dir().join("examples/seed-003/host.kdl");
+    let runs: [Vec<&std::ffi::OsStr>; 3] = [
+        vec!["host".as_ref(), "--root".as_ref(), root.path().as_os_str()],
+        vec![
+            "host".as_ref(),
+            "--json".as_ref(),
+            "--root".as_ref(),
+            root.path().as_os_str(),
+        ],
+        vec![
+            "check".as_ref(),
+            spec.as_os_str(),
+            "--root".as_ref(),
+            root.path().as_os_str(),
+        ],
+    ];
+    for args in runs {
+        let out = Command::new(env!("CARGO_BIN_EXE_passplan"))
+            .args(&args)
+            .env("PATH", &bin)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !log.exists(),
+            "{args:?} ran {:?}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+}
