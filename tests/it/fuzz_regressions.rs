@@ -79,8 +79,7 @@ fn lock_packages(path: &str) -> Vec<(String, String, Vec<String>)> {
         };
         let deps = block
             .split_once("dependencies = [")
-            .map(|(_, rest)| rest.split(']').next().unwrap_or(""))
-            .unwrap_or("")
+            .map_or("", |(_, rest)| rest.split(']').next().unwrap_or(""))
             .lines()
             .map(|l| l.trim().trim_end_matches(',').trim_matches('"').to_owned())
             .filter(|l| !l.is_empty())
