@@ -1,7 +1,8 @@
 //! Benchmarks of the whole `plan` pipeline (spec → host → check → compile → observe → plan) and
 //! of host discovery and of the automatic placement alone, on the largest example and on a
 //! generated large host: 2 sockets × 64 cores × 2 threads, 400 PCI functions in 64 IOMMU
-//! groups, 16 GPUs (8 per socket), 8 VMs.
+//! groups, 16 GPUs (8 per socket), 8 VMs; and `passplan host` (discovery and its listing) on a
+//! tree whose CPU lists are 16 KB of overlapping ranges.
 //! Figures, machine and method: docs/performance.md. Run with `cargo bench --bench pipeline`.
 
 #![allow(
@@ -187,6 +188,32 @@ fn benches(c: &mut Criterion) {
     });
     group.bench_function("large", |b| {
         b.iter(|| black_box(passplan::host::discover(large_root.path()).expect("discover")));
+    });
+    group.finish();
+
+    // `passplan host` on a hostile tree: the workstation with a 16 KB `cpu/online` and 16 KB
+    // sibling lists of overlapping ranges (once 50 s and 780 MB; the issue asks for well
+    // under a second).
+    let hostile_root = support::write_seed(&support::workstation());
+    let pathological = "0-16383,".repeat(2048);
+    assert_eq!(pathological.len(), 16 * 1024);
+    let cpu_dir = hostile_root.path().join("sys/devices/system/cpu");
+    std::fs::write(cpu_dir.join("online"), &pathological).expect("write cpu/online");
+    for entry in std::fs::read_dir(&cpu_dir).expect("cpu dir").flatten() {
+        let topology = entry.path().join("topology");
+        if topology.is_dir() {
+            std::fs::write(topology.join("core_cpus_list"), &pathological).expect("siblings");
+        }
+    }
+    let mut group = c.benchmark_group("host");
+    group.sample_size(20);
+    group.bench_function("pathological-cpu-lists", |b| {
+        b.iter(|| {
+            let facts = passplan::host::discover(hostile_root.path()).expect("discover");
+            let mut out = Vec::new();
+            passplan::host::render::human(&facts, &mut out).expect("render");
+            black_box(out)
+        });
     });
     group.finish();
 

@@ -38,7 +38,36 @@ impl SpecSource {
 
     /// `spec.kdl:12`, for messages.
     pub fn locate<T>(&self, at: &Spanned<T>) -> String {
-        format!("{}:{}", self.name, self.line(at))
+        self.locate_offset(at.span.offset())
+    }
+
+    /// `spec.kdl:12` for a byte offset. The name is [`Self::shown_name`]: it goes into the
+    /// headers of root-run scripts and configuration files.
+    pub fn locate_offset(&self, offset: usize) -> String {
+        format!("{}:{}", self.shown_name(), self.line_of(offset))
+    }
+
+    /// The name as it may be written into a file's header comment: every control character
+    /// (a newline would end the comment and start a line of the script or modprobe file) as a
+    /// Rust escape (`\n`). The spec's path comes from the command line; any byte a file name can
+    /// hold can be in it. Everything else stays: in a comment, `$()` and quotes are text.
+    pub fn shown_name(&self) -> std::borrow::Cow<'_, str> {
+        if self.name.chars().any(char::is_control) {
+            std::borrow::Cow::Owned(
+                self.name
+                    .chars()
+                    .map(|c| {
+                        if c.is_control() {
+                            c.escape_default().to_string()
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect(),
+            )
+        } else {
+            std::borrow::Cow::Borrowed(&self.name)
+        }
     }
 }
 

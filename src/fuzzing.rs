@@ -173,6 +173,84 @@ pub fn host_tree(data: &[u8]) {
     }
 }
 
+/// The files passplan keeps about itself under the root, in the order the input's parts fill
+/// them ([`state_files`]).
+const STATE_FILES: [&str; 3] = [
+    crate::system::state::STATE_PATH,
+    crate::apply::journal::JOURNAL_PATH,
+    crate::apply::lock::LOCK_PATH,
+];
+
+/// passplan's own files as a damaged, truncated or hostile root holds them: the ownership state,
+/// the journal and the lock file (the input's parts, split at 0xFF), read the way `plan`,
+/// `apply`, `recover` and `rollback` read them. Each must load or refuse with a message; what
+/// loads must save to bytes that load back as the same value; the lock must be taken (and the
+/// pid it reports taken over must be one the file names) or refused with a message.
+pub fn state_files(data: &[u8]) {
+    use crate::apply::journal::Journal;
+    use crate::apply::lock::Lock;
+    use crate::system::RealSystem;
+    use crate::system::state::State;
+
+    let Ok(root) = TempRoot::new() else {
+        return;
+    };
+    let base = &root.0;
+    let parts: Vec<&[u8]> = data.split(|b| *b == SEPARATOR).collect();
+    for (path, part) in STATE_FILES.iter().zip(&parts) {
+        let full = base.join(path.trim_start_matches('/'));
+        if let Some(dir) = full.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(full, part);
+    }
+    let mut sys = RealSystem::new(base);
+    match State::load(&sys) {
+        Ok(state) => {
+            state.save(&mut sys).expect("a loaded state saves again");
+            assert_eq!(
+                State::load(&sys).ok().as_ref(),
+                Some(&state),
+                "the state does not read back as written"
+            );
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+    match Journal::load(&sys) {
+        Ok(Some(journal)) => {
+            for entry in &journal.entries {
+                let _ = journal.backup_path(&entry.path);
+            }
+            journal
+                .save(&mut sys)
+                .expect("a loaded journal saves again");
+            assert_eq!(
+                Journal::load(&sys).ok().flatten().as_ref(),
+                Some(&journal),
+                "the journal does not read back as written"
+            );
+        }
+        Ok(None) => {}
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+    let lock_text = parts
+        .get(2)
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    match Lock::acquire(base) {
+        Ok(lock) => {
+            if let Some(pid) = lock.took_over {
+                assert!(
+                    lock_text
+                        .as_deref()
+                        .is_some_and(|t| t.contains(&pid.to_string())),
+                    "took over pid {pid}, which the lock file does not name"
+                );
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
 /// A loader editor: current text, wanted tokens, tokens to drop → new text or why not.
 type Editor = fn(&str, &[CmdlineToken], &[&str]) -> Result<String, String>;
 

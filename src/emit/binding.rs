@@ -67,7 +67,12 @@ pub fn boot_binding(cx: &Context<'_>) -> BootBinding {
             } else {
                 ids.insert(fd.id);
             }
-            if let Some(driver) = fd.driver.as_deref().filter(|d| !NO_SOFTDEP.contains(d)) {
+            if let Some(driver) = fd
+                .driver
+                .as_deref()
+                // `device/driver-name` refuses the others; never write one into modprobe.d.
+                .filter(|d| !NO_SOFTDEP.contains(d) && crate::host::is_driver_name(d))
+            {
                 drivers.insert(driver.replace('-', "_"));
             }
         }

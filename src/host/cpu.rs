@@ -75,13 +75,15 @@ pub(super) fn kib_value(value: &str) -> Option<ByteSize> {
     kib.checked_mul(1024).map(ByteSize)
 }
 
-/// `cpuN`/`nodeN` directory names → `N`, ascending.
+/// `cpuN`/`nodeN` directory names → `N`, ascending; ids from [`CpuSet::LIMIT`] up are no
+/// machine's (a planted `cpu4294967295` would print as a CPU list no parser reads back).
 pub(super) fn numbered(names: &[String], prefix: &str) -> Vec<u32> {
     let mut ids: Vec<u32> = names
         .iter()
         .filter_map(|n| n.strip_prefix(prefix))
         .filter(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
         .filter_map(|rest| rest.parse().ok())
+        .filter(|id| *id < CpuSet::LIMIT)
         .collect();
     ids.sort_unstable();
     ids.dedup();

@@ -57,6 +57,11 @@ pub fn discover(root: &Path) -> Result<HostFacts, HostError> {
         vtconsoles: vtconsoles(&tree),
         files: super::files::discover(&tree),
         pci_names: pciids::discover(&tree),
+        oversized: tree
+            .oversized()
+            .into_iter()
+            .map(|(path, limit)| super::OversizedFile { path, limit })
+            .collect(),
     })
 }
 

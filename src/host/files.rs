@@ -41,14 +41,16 @@ const DIRS: &[&str] = &[
     "/efi/loader/entries",
 ];
 
-/// The largest file read here; configuration files are small, and a huge one is not ours.
-const MAX_BYTES: usize = 1 << 20;
+/// The largest file read here; configuration files are small, and a huge one is not ours. One
+/// over it is not read, and is reported (`host/file-too-large`) rather than taken as absent,
+/// which would make passplan write a new one over it.
+const MAX_BYTES: u64 = 1 << 20;
 
 /// Read the managed configuration files that exist: path → text.
 pub(super) fn discover(root: &Root) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut add = |path: String| {
-        if let Some(bytes) = root.read_bytes(&path).filter(|b| b.len() <= MAX_BYTES) {
+        if let Some(bytes) = root.read_bytes_within(&path, MAX_BYTES) {
             out.insert(path, String::from_utf8_lossy(&bytes).into_owned());
         }
     };

@@ -78,6 +78,19 @@ pub struct HostFacts {
     /// Names from a pci.ids database, when the host has one. Display only.
     #[serde(skip)]
     pub pci_names: PciNames,
+    /// Files discovery left unread because they are over its size limit, sorted by path: the
+    /// facts they hold are unknown, not absent (`host/file-too-large`).
+    #[serde(skip)]
+    pub oversized: Vec<OversizedFile>,
+}
+
+/// A host file over discovery's size limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OversizedFile {
+    /// Root-relative path, as the host spells it (`/usr/share/misc/pci.ids`).
+    pub path: String,
+    /// The limit it is over, in bytes.
+    pub limit: u64,
 }
 
 /// CPU vendor as `/proc/cpuinfo` names it.
@@ -185,6 +198,18 @@ pub struct PciDevice {
     pub numa_node: Option<u32>,
     /// IOMMU group number, `None` when the IOMMU is off.
     pub iommu_group: Option<u32>,
+}
+
+/// Whether a driver name read from a tree (the `driver` link's target) is a kernel module or
+/// driver name: 1 to 64 of `a-z`, `0-9`, `_` and `-`. Real names have hyphens (`vfio-pci`,
+/// `ehci-pci`, `sof-audio-pci-intel-tgl`, `intel-lpss`) and underscores (`snd_hda_intel`,
+/// `xhci_hcd`); modprobe reads `-` and `_` alike. Anything else (a newline, a blank, a quote)
+/// is never written into modprobe configuration or a hook script (`device/driver-name`).
+pub fn is_driver_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 impl PciDevice {
@@ -419,10 +444,13 @@ impl HostFacts {
     }
 
     /// A human name for a PCI function: pci.ids name when known, else the class.
+    /// Names from `pci.ids` are the tree's text: control characters come out escaped
+    /// ([`render::shown`]), so no listing or report carries a terminal escape from it.
     pub fn describe_pci(&self, device: &PciDevice) -> String {
-        self.pci_names
-            .describe(device.id)
-            .unwrap_or_else(|| class_name(device.class).to_owned())
+        self.pci_names.describe(device.id).map_or_else(
+            || class_name(device.class).to_owned(),
+            |name| render::shown(&name).into_owned(),
+        )
     }
 }
 

@@ -2,6 +2,7 @@
 //! groups with their devices, each GPU's isolation verdict, memory, boot setup, the CPU map) and
 //! its JSON form (schema/host.schema.json). Pure: the command decides where they go.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -60,20 +61,68 @@ fn loader_name(l: Loader) -> &'static str {
     }
 }
 
-/// Write the host listing for people.
+/// Text read from a tree as it may be shown on a terminal: every control character (a newline
+/// that would forge a line, the escape that starts an ANSI sequence, C1 controls, DEL) written
+/// as a Rust escape (`\n`, `\u{1b}`), everything else as it is.
+pub fn shown(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        Cow::Owned(
+            text.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// A writer that lets no control character but the newline through: the listing's own lines
+/// end in newlines, and anything else that reached it from a tree is escaped as `\xNN` (a
+/// second line of defence behind [`shown`]).
+struct Plain<'a>(&'a mut dyn Write);
+
+impl Write for Plain<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut start = 0;
+        for (i, &b) in buf.iter().enumerate() {
+            if (b < 0x20 && b != b'\n') || b == 0x7f {
+                self.0.write_all(&buf[start..i])?;
+                write!(self.0, "\\x{b:02x}")?;
+                start = i + 1;
+            }
+        }
+        self.0.write_all(&buf[start..])?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Write the host listing for people. Nothing read from the tree reaches `out` with a control
+/// character in it ([`shown`]).
 pub fn human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
-    let model = host.cpu.model_name.as_deref().unwrap_or("unknown CPU");
+    let mut plain = Plain(out);
+    let out: &mut dyn Write = &mut plain;
+    let model = shown(host.cpu.model_name.as_deref().unwrap_or("unknown CPU"));
     let virt = if host.cpu.virtualization {
         "virtualisation on"
     } else {
         "NO virtualisation flag"
     };
-    writeln!(out, "Host {}", host.root.display())?;
+    writeln!(out, "Host {}", shown(&host.root.display().to_string()))?;
     writeln!(out, "  CPU       {model} ({virt})")?;
     writeln!(
         out,
         "  kernel    {}",
-        host.kernel_release.as_deref().unwrap_or("unknown")
+        shown(host.kernel_release.as_deref().unwrap_or("unknown"))
     )?;
     writeln!(
         out,
@@ -94,7 +143,7 @@ pub fn human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
         format!(
             "{} ({})",
             loader_name(l),
-            host.boot.loader_evidence.as_deref().unwrap_or("?")
+            shown(host.boot.loader_evidence.as_deref().unwrap_or("?"))
         )
     });
     writeln!(out, "  boot      {loader}")?;
@@ -106,7 +155,7 @@ pub fn human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  initramfs {name} ({})",
-            host.boot.initramfs_evidence.as_deref().unwrap_or("?")
+            shown(host.boot.initramfs_evidence.as_deref().unwrap_or("?"))
         )?;
     }
     let tokens: Vec<String> = host
@@ -114,11 +163,19 @@ pub fn human(host: &HostFacts, out: &mut dyn Write) -> std::io::Result<()> {
         .tokens
         .iter()
         .map(|t| match &t.value {
-            Some(v) => format!("{}={v}", t.key),
-            None => t.key.clone(),
+            Some(v) => format!("{}={}", shown(&t.key), shown(v)),
+            None => shown(&t.key).into_owned(),
         })
         .collect();
     writeln!(out, "  cmdline   {}", tokens.join(" "))?;
+    for file in &host.oversized {
+        writeln!(
+            out,
+            "  UNREAD    {}: larger than {}, the most passplan reads",
+            shown(&file.path),
+            crate::model::ByteSize(file.limit)
+        )?;
+    }
     let pools: Vec<String> = host
         .memory
         .hugepages
@@ -254,7 +311,7 @@ fn device_line(host: &HostFacts, address: PciAddress) -> String {
             let driver = d
                 .driver
                 .as_deref()
-                .map(|dr| format!(" ({dr})"))
+                .map(|dr| format!(" ({})", shown(dr)))
                 .unwrap_or_default();
             let boot = if d.boot_vga == Some(true) {
                 " [boot display]"

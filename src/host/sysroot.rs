@@ -17,11 +17,19 @@ use crate::model::PciAddress;
 /// Kernel's own limit on nested symlinks (`MAXSYMLINKS`); beyond it a path is a loop.
 const MAX_LINK_HOPS: usize = 40;
 
+/// The largest file discovery reads. The largest real ones are a few hundred KiB to ~1.5 MiB
+/// (`pci.ids`, `/proc/cpuinfo` of a 384-CPU server, the mountinfo of a container host); a
+/// file over this is not the kernel's or the distribution's, and reading it whole could
+/// exhaust memory (a 1.5 GB sparse `pci.ids` once took 3 GB).
+pub(super) const MAX_FILE_BYTES: u64 = 16 << 20;
+
 /// A host root directory. Paths given to its methods are root-relative and written the way the
 /// host spells them (`/sys/bus/pci/devices`).
 #[derive(Debug, Clone)]
 pub(super) struct Root {
     base: PathBuf,
+    /// Files left unread because they are over their limit: path → limit in bytes.
+    oversized: std::cell::RefCell<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Root {
@@ -30,7 +38,18 @@ impl Root {
         fs::read_dir(base)?;
         Ok(Self {
             base: base.to_path_buf(),
+            oversized: std::cell::RefCell::default(),
         })
+    }
+
+    /// The files [`Self::read_bytes`] and its kin left unread for their size, with the limit
+    /// each was over, sorted by path.
+    pub(super) fn oversized(&self) -> Vec<(String, u64)> {
+        self.oversized
+            .borrow()
+            .iter()
+            .map(|(p, l)| (p.clone(), *l))
+            .collect()
     }
 
     /// The root-relative path `path` names once every symlink in it is resolved inside the
@@ -96,13 +115,39 @@ impl Root {
     }
 
     /// The bytes of a regular file, `None` when absent, unreadable or not a regular file (a
-    /// FIFO or device node planted in a tree would block or never end).
+    /// FIFO or device node planted in a tree would block or never end), or over
+    /// [`MAX_FILE_BYTES`] (recorded: [`Self::oversized`]).
     pub(super) fn read_bytes(&self, path: &str) -> Option<Vec<u8>> {
+        self.read_bytes_within(path, MAX_FILE_BYTES)
+    }
+
+    /// [`Self::read_bytes`] with a smaller limit. The size is checked before reading (a sparse
+    /// file costs nothing to stat), and the read stops past the limit whatever the size said
+    /// (procfs reports 0 for every file).
+    pub(super) fn read_bytes_within(&self, path: &str, limit: u64) -> Option<Vec<u8>> {
+        use std::io::Read as _;
         let real = self.real(path)?;
-        if !fs::symlink_metadata(&real).ok()?.is_file() {
+        let meta = fs::symlink_metadata(&real).ok()?;
+        if !meta.is_file() {
             return None;
         }
-        fs::read(real).ok()
+        let over = || {
+            self.oversized.borrow_mut().insert(path.to_owned(), limit);
+            None
+        };
+        if meta.len() > limit {
+            return over();
+        }
+        let mut bytes = Vec::new();
+        fs::File::open(real)
+            .ok()?
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .ok()?;
+        if bytes.len() as u64 > limit {
+            return over();
+        }
+        Some(bytes)
     }
 
     /// A file as text (invalid UTF-8 replaced), `None` when absent or unreadable.

@@ -267,4 +267,36 @@ mod tests {
         let usb: UsbId = "046d:c52b".parse().unwrap();
         assert_eq!(usb.to_string(), "046d:c52b");
     }
+
+    proptest::proptest! {
+        /// Every address prints in sysfs form and reads back; the short form too.
+        #[test]
+        fn addresses_read_back(domain: u16, bus: u8, device in 0u8..32, function in 0u8..8) {
+            let a = PciAddress { domain, bus, device, function };
+            proptest::prop_assert_eq!(a.to_string().parse::<PciAddress>(), Ok(a));
+            proptest::prop_assert_eq!(a.short().parse::<PciAddress>(), Ok(a));
+        }
+
+        /// Every PCI id prints as `vvvv:dddd` and reads back.
+        #[test]
+        fn pci_ids_read_back(vendor: u16, device: u16) {
+            let id = PciId { vendor, device };
+            proptest::prop_assert_eq!(id.to_string().parse::<PciId>(), Ok(id));
+        }
+
+        /// Every USB id prints as `vvvv:pppp` and reads back.
+        #[test]
+        fn usb_ids_read_back(vendor: u16, product: u16) {
+            let id = UsbId { vendor, product };
+            proptest::prop_assert_eq!(id.to_string().parse::<UsbId>(), Ok(id));
+        }
+
+        /// What parses as an address prints back to the same address.
+        #[test]
+        fn parsed_addresses_read_back(text in "(pci_)?[0-9a-fA-F]{0,5}[:_]?[0-9a-fA-F]{1,3}[:_][0-9a-fA-F]{1,3}[._][0-9]{1,2}") {
+            if let Ok(a) = text.parse::<PciAddress>() {
+                proptest::prop_assert_eq!(a.to_string().parse::<PciAddress>(), Ok(a));
+            }
+        }
+    }
 }

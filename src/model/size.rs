@@ -133,4 +133,22 @@ mod tests {
         assert_eq!(ByteSize(24_682_416 * 1024).approx(), "23.5 GiB");
         assert_eq!(ByteSize(32 << 30).approx(), "32 GiB");
     }
+
+    proptest::proptest! {
+        /// Every size prints in its largest exact unit and reads back.
+        #[test]
+        fn sizes_read_back(bytes: u64, shift in 0u32..40) {
+            for size in [ByteSize(bytes), ByteSize(bytes >> shift << shift)] {
+                proptest::prop_assert_eq!(size.to_string().parse::<ByteSize>(), Ok(size));
+            }
+        }
+
+        /// What parses as a size prints back to the same size.
+        #[test]
+        fn parsed_sizes_read_back(text in "[0-9]{1,20} ?([kKmMgGtT]([iI]?[bB])?|[bB])?") {
+            if let Ok(size) = text.parse::<ByteSize>() {
+                proptest::prop_assert_eq!(size.to_string().parse::<ByteSize>(), Ok(size));
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@ use miette::SourceSpan;
 use crate::model::{ByteSize, CpuSet, PciAddress, PciId, UsbId};
 
 pub use decode::parse;
-pub use names::{NameError, validate_name};
+pub use names::{NAME_RULE, NameError, validate_name};
 
 /// A value with the span of the text it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,6 +28,11 @@ pub enum NameError {
 /// parts and directory names, and nobody types 64 characters.
 const MAX_LEN: usize = 64;
 
+/// [`validate_name`]'s rule as an extended regular expression (ASCII, `LC_ALL=C`), for the
+/// generated hook dispatcher, which must dispatch exactly the names the decoder accepts: one
+/// rule in both places (`hooks::the_dispatcher_dispatches_exactly_the_names_the_decoder_accepts`).
+pub const NAME_RULE: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
+
 /// Check that `name` is in the safe set: ASCII letters, digits, `.`, `_`, `-`, starting with a
 /// letter or digit, at most 64 characters. This excludes `/`, `..` as a whole name, whitespace,
 /// quotes, `$`, backticks and every non-ASCII character.
@@ -61,6 +66,14 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rule_for_scripts_has_the_same_length() {
+        assert!(NAME_RULE.ends_with(&format!("{{0,{}}}$", MAX_LEN - 1)));
+        // `..` inside a name is fine: only a whole `..` component climbs, and no name starts
+        // with a dot.
+        assert_eq!(validate_name("win..10"), Ok(()));
+    }
 
     #[test]
     fn accepts_ordinary_names() {

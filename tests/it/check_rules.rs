@@ -255,6 +255,36 @@ fn device_not_a_gpu() {
 }
 
 #[test]
+fn host_file_too_large() {
+    // A configuration file passplan would edit, over its 1 MiB limit: an error, not "absent"
+    // (which would have passplan write a new one over it).
+    let mut host = workstation();
+    host.files
+        .insert("etc/default/grub".to_owned(), vec![b'#'; (1 << 20) + 1]);
+    let found = check(&host, WORKSTATION);
+    expect(&found, "host/file-too-large", Severity::Error);
+    assert!(
+        found.rendered.contains("/etc/default/grub") && found.rendered.contains("1MiB"),
+        "names the file and the limit: {}",
+        found.rendered
+    );
+}
+
+#[test]
+fn device_driver_name() {
+    // A `driver` link no kernel makes: its name would reach `softdep … pre: vfio-pci`.
+    let mut host = workstation();
+    host.pci_mut("0d:00.1").driver = Some("snd_hda_intel\ninstall vfio_pci reboot".to_owned());
+    let found = check(&host, WORKSTATION);
+    expect(&found, "device/driver-name", Severity::Error);
+    assert!(
+        found.rendered.contains("snd_hda_intel\\ninstall"),
+        "{}",
+        found.rendered
+    );
+}
+
+#[test]
 fn device_host_gpu_passed() {
     expect(
         &check(

@@ -182,3 +182,19 @@ fn an_unreadable_host_root_is_a_clear_error() {
     assert_clean_failure("check with a missing root", &out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("host/unreadable"));
 }
+
+/// `param "--"` was accepted and then silently dropped by every loader editor (it ends the
+/// kernel's part of the command line): now it is refused where it is written.
+#[test]
+fn a_double_dash_param_is_refused_not_dropped() {
+    let spec = r#"host "h" { boot { loader "grub"; param "quiet" "--" } }"#;
+    let (_, diags) = passplan::spec::parse(spec);
+    let found: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code.0 == "spec/invalid-value")
+        .collect();
+    assert_eq!(found.len(), 1, "{diags:?}");
+    assert!(found[0].message.contains("`--`"), "{}", found[0].message);
+    let at = found[0].span.expect("a span");
+    assert_eq!(&spec[at.offset()..at.offset() + at.len()], r#""--""#);
+}

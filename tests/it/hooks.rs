@@ -457,6 +457,17 @@ impl Tree {
         run(&self.hooks().join("qemu"), args, XML, &[])
     }
 
+    /// Dispatch with `mktemp` unable to create anything (a full `/tmp`).
+    fn dispatch_without_tmp(&self, args: &[&str]) -> Output {
+        let tmp = self.dir.path().join("no-such-tmp");
+        run(
+            &self.hooks().join("qemu"),
+            args,
+            XML,
+            &[("TMPDIR", tmp.as_os_str())],
+        )
+    }
+
     fn logged(&self) -> Vec<String> {
         fs::read_to_string(self.log())
             .unwrap_or_default()
@@ -538,6 +549,64 @@ fn the_dispatcher_ignores_unmanaged_vms_and_hostile_names() {
     fs::create_dir_all(t.hooks().join("qemu.d/vm1")).expect("mkdir");
     let out = t.dispatch(&["vm1", "migrate", "begin", "-"]);
     assert!(out.status.success() && out.stdout.is_empty());
+}
+
+#[test]
+fn the_dispatcher_dispatches_exactly_the_names_the_decoder_accepts() {
+    // `win..10` passed the decoder while the dispatcher refused every name holding `..` and
+    // exited 0: the VM started without its hugepages, governor or handoff.
+    let long = "a".repeat(64);
+    let too_long = "a".repeat(65);
+    let names = [
+        "win..10", "win10.", "a", "A.b_c-d", "3080ti", "x..", &long, &too_long, "..", "../x",
+        ".hidden", "-x", "_x", "a b", "a\nb", "naïve", "$(id)", "a'b", "a/b", "",
+    ];
+    for name in names {
+        let t = Tree::new();
+        let accepted = passplan::spec::validate_name(name).is_ok();
+        if accepted {
+            t.hook(&format!("qemu.d/{name}/prepare/begin/10-a.sh"), "ran", 0);
+        }
+        let out = t.dispatch(&[name, "prepare", "begin", "-"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name:?}: {stderr}");
+        assert_eq!(
+            t.logged().len(),
+            usize::from(accepted),
+            "{name:?}: the decoder {} it, so the dispatcher must {} its hooks: {stderr}",
+            if accepted { "accepts" } else { "refuses" },
+            if accepted { "run" } else { "not run" },
+        );
+    }
+}
+
+#[test]
+fn without_room_for_the_xml_prepare_fails_loudly_and_release_runs_every_script() {
+    let t = Tree::new();
+    t.hook("qemu.d/vm1/prepare/begin/10-a.sh", "prepare", 0);
+    t.hook("qemu.d/vm1/release/end/10-display.sh", "display", 0);
+    t.hook("qemu.d/vm1/release/end/20-governor.sh", "governor", 5);
+    t.hook("qemu.d/vm1/release/end/40-hugepages.sh", "hugepages", 0);
+    // Prepare: the VM must not start without its setup, and libvirt shows why.
+    let out = t.dispatch_without_tmp(&["vm1", "prepare", "begin", "-"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("its start is aborted"), "{stderr}");
+    assert!(t.logged().is_empty(), "{:?}", t.logged());
+    // Release: everything prepare took is given back, whatever fails; the hook fails at the end.
+    let out = t.dispatch_without_tmp(&["vm1", "release", "end", "-"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert_eq!(
+        t.logged(),
+        [
+            "display vm1 release end - []",
+            "governor vm1 release end - []",
+            "hugepages vm1 release end - []",
+        ],
+        "{stderr}"
+    );
+    assert!(stderr.contains("without it"), "{stderr}");
 }
 
 /// A fake root for the state-keeping scripts, and the environment pointing them at it.
@@ -725,6 +794,30 @@ fn the_hugepages_script_adds_and_gives_back_exactly_its_own() {
     assert!(!state.exists());
     ok(&f.run(script, &["win10", "release", "end", "-"], &[]));
     assert_eq!(read(&pool).trim(), "6", "a second release changes nothing");
+
+    // The spec changes the VM's page size while it runs (1 GiB → 2 MiB): the release of the new
+    // script gives back the 1 GiB pages prepare recorded, and the next start works.
+    ok(&f.run(script, &["win10", "prepare", "begin", "-"], &[]));
+    assert_eq!(read(&pool).trim(), "22");
+    let resized = script
+        .replace("page_kb='1048576'", "page_kb='2048'")
+        .replace("pages='16'", "pages='8192'");
+    assert_ne!(&resized, script, "the script names its page size and count");
+    let small = f.path("sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages");
+    write(&small, "0\n");
+    ok(&f.run(&resized, &["win10", "release", "end", "-"], &[]));
+    assert_eq!(
+        read(&pool).trim(),
+        "6",
+        "the recorded 1 GiB pages are given back"
+    );
+    assert_eq!(read(&small).trim(), "0");
+    assert!(!state.exists());
+    ok(&f.run(&resized, &["win10", "prepare", "begin", "-"], &[]));
+    assert_eq!(read(&small).trim(), "8192");
+    assert_eq!(read(&state), "2048 8192\n");
+    ok(&f.run(&resized, &["win10", "release", "end", "-"], &[]));
+    assert_eq!(read(&small).trim(), "0");
 
     // A kernel without the page size: a clear failure, no record.
     fs::remove_file(&pool).expect("rm");

@@ -171,11 +171,48 @@ fn hostile_hook(dir: &Path) -> (PathBuf, PathBuf) {
     (hook, seen)
 }
 
+/// Spec paths as they reach headers (`# From PATH:LINE`) of root-run scripts and modprobe
+/// files: a newline would end the comment and start a line of its own.
+const HOSTILE_SPEC_PATHS: [&str; 4] = [
+    "/etc/passplan/host.kdl",
+    "/etc/pass plan/$(touch pwned) `touch pwned` it's \"q\".kdl",
+    "/tmp/x\ninstall vfio_pci reboot\ntouch pwned\n#.kdl",
+    "/tmp/\r\x1b[2J\u{85}\u{2028}host.kdl",
+];
+
 #[test]
 fn hostile_free_text_is_quoted_in_every_artifact() {
+    for spec_path in HOSTILE_SPEC_PATHS {
+        hostile_free_text_is_quoted(spec_path);
+    }
+}
+
+/// The hostile workstation compiled from a spec named `spec_path`: every artifact safe.
+fn hostile_free_text_is_quoted(spec_path: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (hook, seen) = hostile_hook(dir.path());
-    let desired = compile(&hostile_workstation(&hook), "/etc/passplan/host.kdl");
+    let desired = compile(&hostile_workstation(&hook), spec_path);
+    // The spec's path shows in headers, with no line of its own and no control character.
+    for a in &desired.artifacts {
+        for line in a.content.lines() {
+            assert!(
+                !line.starts_with("install ") && !line.starts_with("touch "),
+                "{spec_path:?} put a line of its own into {}:\n{}",
+                a.path,
+                a.content
+            );
+        }
+        let controls: Vec<char> = a
+            .content
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
+            .collect();
+        assert!(
+            controls.is_empty(),
+            "{spec_path:?} in {}: {controls:?}",
+            a.path
+        );
+    }
 
     // Shell scripts parse, and pass shellcheck.
     let scripts: Vec<_> = desired
@@ -395,4 +432,304 @@ fn discovery_reads_nothing_through_links_out_of_the_root() {
     assert!(facts.cmdline.tokens.iter().all(|t| !t.key.contains(marker)));
     // The link resolved inside the root finds nothing there, and the rest is still discovered.
     assert!(stdout.contains("\"pci\""), "{stdout}");
+}
+
+/// A `driver` link name no kernel gives, with a newline and an `install` line that modprobe
+/// would run as root the next time vfio-pci loads.
+const CRAFTED_DRIVER: &str = "nouveau pre: x\ninstall vfio_pci reboot";
+
+#[test]
+fn a_crafted_driver_name_is_refused_and_never_written() {
+    let mut host = seed003();
+    host.pci_mut("06:00.0").driver = Some(CRAFTED_DRIVER.to_owned());
+    let root = write_seed(&host);
+    let spec = crate_dir().join("examples/seed-003/host.kdl");
+    let out = passplan(&[
+        "apply".as_ref(),
+        spec.as_os_str(),
+        "--yes".as_ref(),
+        "--root".as_ref(),
+        root.path().as_os_str(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("device/driver-name"), "{stdout}");
+    assert!(
+        !stdout.contains("\ninstall vfio_pci"),
+        "the report shows the name escaped: {stdout}"
+    );
+    assert!(
+        !root
+            .path()
+            .join("etc/modprobe.d/passplan-vfio.conf")
+            .exists(),
+        "nothing was written"
+    );
+    // The real names of real machines pass, hyphens and underscores alike: every driver in use
+    // in the real `lspci -k` listings (`vfio-pci`, `intel-lpss`, `snd_hda_intel`, …), and
+    // names from real sysfs dumps' `driver` links.
+    let listings = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/realworld/iommu"
+    ));
+    let mut real: Vec<String> = [
+        "sof-audio-pci-intel-tgl",
+        "ehci-pci",
+        "xhci_hcd",
+        "pcieport",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for entry in fs::read_dir(listings).into_iter().flatten().flatten() {
+        if !entry.path().is_file() {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&fs::read(entry.path()).unwrap()).into_owned();
+        real.extend(text.lines().filter_map(|l| {
+            l.split_once("Kernel driver in use:")
+                .map(|(_, d)| d.trim().to_owned())
+        }));
+    }
+    assert!(real.len() > 10, "the real listings are there: {real:?}");
+    for name in &real {
+        assert!(passplan::host::is_driver_name(name), "{name}");
+    }
+    assert!(!passplan::host::is_driver_name(CRAFTED_DRIVER));
+}
+
+/// Every byte of `text` a terminal would act on, other than the newlines that end lines.
+fn control_characters(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect()
+}
+
+#[test]
+fn the_host_listing_prints_no_control_characters_from_the_tree() {
+    let mut host = seed003();
+    host.pci_mut("06:00.0").driver = Some("nvidia\x1b[2J\x1b]0;owned\x07".to_owned());
+    host.cpuinfo.model_name = "Intel\x1b[31m Xeon\u{9b}2J".to_owned();
+    host.kernel_release = "6.1.0\x1b[5m".to_owned();
+    host.cmdline = format!("{} \"quiet=\x1b[8m\"", host.cmdline);
+    let ids = host.pci_ids.take().unwrap_or_default();
+    host.pci_ids = Some(ids.replacen("\t13c2  ", "\t13c2  \x1b[41mEVIL\x1b[0m ", 1));
+    let root = write_seed(&host);
+    let out = passplan(&["host".as_ref(), "--root".as_ref(), root.path().as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("EVIL"),
+        "the pci.ids name is shown: {stdout}"
+    );
+    assert_eq!(control_characters(&stdout), Vec::<char>::new(), "{stdout}");
+    assert!(
+        stdout.contains("nvidia\\u{1b}[2J"),
+        "escaped, not dropped: {stdout}"
+    );
+}
+
+#[test]
+fn a_huge_sparse_host_file_is_reported_and_never_read() {
+    // A 1.5 GB sparse pci.ids once took 3 GB of memory to discover; now its size is checked
+    // first, and it is a finding that names the file and the limit, not an absent file.
+    let root = write_seed(&seed003());
+    let ids = root.path().join("usr/share/misc/pci.ids");
+    fs::create_dir_all(ids.parent().unwrap()).unwrap();
+    let file = fs::File::create(&ids).unwrap();
+    file.set_len(1_500_000_000).unwrap();
+    drop(file);
+    let facts = passplan::host::discover(root.path()).unwrap();
+    assert_eq!(
+        facts.oversized,
+        [passplan::host::OversizedFile {
+            path: "/usr/share/misc/pci.ids".to_owned(),
+            limit: 16 << 20,
+        }]
+    );
+    assert!(facts.pci_names.vendors.is_empty());
+    let out = passplan(&["host".as_ref(), "--root".as_ref(), root.path().as_os_str()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("UNREAD    /usr/share/misc/pci.ids: larger than 16MiB"),
+        "{stdout}"
+    );
+    let spec = crate_dir().join("examples/seed-003/host.kdl");
+    let out = passplan(&[
+        "check".as_ref(),
+        spec.as_os_str(),
+        "--root".as_ref(),
+        root.path().as_os_str(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("host/file-too-large") && stdout.contains("pci.ids"),
+        "{stdout}"
+    );
+}
+
+/// Every Rust source file under `dir`, recursively.
+fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// `docs/security.md` names the test behind each promise (`hostile::name`,
+/// `src/spec/names.rs::tests::name`, `loader::*`): each must exist, so a renamed or deleted
+/// test cannot leave a promise standing on nothing.
+#[test]
+fn every_test_named_in_the_security_doc_exists() {
+    let doc = fs::read_to_string(crate_dir().join("docs/security.md")).unwrap();
+    let mut sources = Vec::new();
+    rust_sources(&crate_dir().join("src"), &mut sources);
+    let has_fn = |file: &Path, name: &str| {
+        fs::read_to_string(file).is_ok_and(|text| text.contains(&format!("fn {name}(")))
+    };
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for reference in doc.split('`').skip(1).step_by(2) {
+        let Some((head, name)) = reference.rsplit_once("::") else {
+            continue;
+        };
+        let name_ok = name == "*"
+            || name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok || reference.contains(' ') {
+            continue;
+        }
+        let found = if let Some((file, _)) = head.split_once(".rs") {
+            // `src/x/y.rs::tests::name`, `src/x/y.rs::tests`, or `hooks/shell.rs::quote`.
+            let file = format!("{file}.rs");
+            let Some(path) = sources
+                .iter()
+                .find(|p| p.ends_with(file.trim_start_matches("src/")))
+            else {
+                missing.push(format!("{reference} (no file {file})"));
+                continue;
+            };
+            if name == "tests" {
+                fs::read_to_string(path).is_ok_and(|t| t.contains("mod tests"))
+            } else {
+                has_fn(path, name)
+            }
+        } else {
+            // `module::name`: a file of this test binary; other `a::b` are items, not tests.
+            let file = crate_dir().join(format!("tests/it/{head}.rs"));
+            if !file.is_file() {
+                continue;
+            }
+            name == "*" || has_fn(&file, name)
+        };
+        checked += 1;
+        if !found {
+            missing.push(reference.to_owned());
+        }
+    }
+    assert!(
+        checked > 30,
+        "only {checked} test references found in docs/security.md"
+    );
+    assert!(
+        missing.is_empty(),
+        "docs/security.md names tests that do not exist: {missing:?}"
+    );
+}
+
+/// Programs discovery could be tempted to run instead of reading files, and the shells and
+/// tools anything would go through.
+const TRACED_PROGRAMS: [&str; 24] = [
+    "lspci",
+    "lscpu",
+    "lsusb",
+    "lsblk",
+    "lsmod",
+    "dmidecode",
+    "udevadm",
+    "modinfo",
+    "modprobe",
+    "uname",
+    "systemctl",
+    "findmnt",
+    "blkid",
+    "virsh",
+    "kernelstub",
+    "bootctl",
+    "efibootmgr",
+    "grub-mkconfig",
+    "dracut",
+    "mkinitcpio",
+    "sh",
+    "bash",
+    "cat",
+    "readlink",
+];
+
+#[test]
+fn discovery_spawns_nothing() {
+    // A PATH of nothing but shims that record their own name: anything discovery ran by name
+    // (`lspci`, a shell) would leave a line in the log.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let log = dir.path().join("spawned");
+    for program in TRACED_PROGRAMS {
+        let shim = bin.join(program);
+        fs::write(
+            &shim,
+            format!("#!/bin/sh\necho {program} >> '{}'\n", log.display()),
+        )
+        .unwrap();
+        fs::set_permissions(&shim, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // The shims work: a program started by name is recorded.
+    let out = Command::new("/usr/bin/env")
+        .env("PATH", &bin)
+        .arg("lspci")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(fs::read_to_string(&log).unwrap(), "lspci\n");
+    fs::remove_file(&log).unwrap();
+
+    let root = write_seed(&seed003());
+    let spec = crate_dir().join("examples/seed-003/host.kdl");
+    let runs: [Vec<&std::ffi::OsStr>; 3] = [
+        vec!["host".as_ref(), "--root".as_ref(), root.path().as_os_str()],
+        vec![
+            "host".as_ref(),
+            "--json".as_ref(),
+            "--root".as_ref(),
+            root.path().as_os_str(),
+        ],
+        vec![
+            "check".as_ref(),
+            spec.as_os_str(),
+            "--root".as_ref(),
+            root.path().as_os_str(),
+        ],
+    ];
+    for args in runs {
+        let out = Command::new(env!("CARGO_BIN_EXE_passplan"))
+            .args(&args)
+            .env("PATH", &bin)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !log.exists(),
+            "{args:?} ran {:?}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
 }

@@ -124,6 +124,8 @@ const NEEDS_A_MUTATED_HOST: &[&str] = &[
     "device/function-stays",
     "binding/host-config",
     "iommu/groups-synthetic",
+    "device/driver-name",
+    "host/file-too-large",
 ];
 
 fn host_corpus() -> Vec<PathBuf> {

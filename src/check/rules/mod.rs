@@ -22,12 +22,14 @@ mod cpu_shared_pins;
 mod cpu_vcpu_count;
 mod device_absent;
 mod device_assigned_twice;
+mod device_driver_name;
 mod device_function_stays;
 mod device_host_gpu_passed;
 mod device_mismatch;
 mod device_not_gpu;
 mod display_boot_gpu;
 mod display_none_left;
+mod host_file_too_large;
 mod host_iommu_off;
 mod host_no_kvm;
 mod host_no_virtualization;
@@ -91,6 +93,7 @@ rules![
     host_no_virtualization,
     host_no_kvm,
     host_iommu_off,
+    host_file_too_large,
     boot_loader_mismatch,
     cmdline_known_wrong,
     device_absent,
@@ -99,6 +102,7 @@ rules![
     device_host_gpu_passed,
     device_assigned_twice,
     device_function_stays,
+    device_driver_name,
     iommu_group_incomplete,
     iommu_groups_synthetic,
     iommu_host_gpu_shares_group,

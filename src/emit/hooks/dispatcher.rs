@@ -35,45 +35,60 @@ fn script(from: &str) -> String {
             "runs every executable regular file in qemu.d/<vm>/<op>/<subop>/ in name order, with the",
             "same arguments and the same XML on stdin. Files ending in .bak or ~ and dotfiles are",
             "skipped. At prepare and start the first failure stops the dispatch and fails the hook,",
-            "which aborts the VM's start; at later phases every script runs, failures are logged and",
-            "the hook fails at the end. Scripts' stdout goes to stderr (libvirt's log), so the",
+            "which aborts the VM's start; at later phases every script runs whatever fails (even",
+            "without room for the XML), failures are logged and the hook fails at the end. VM names",
+            "follow the spec's rule; others are not passplan's. Scripts' stdout goes to stderr",
+            "(libvirt's log), so the",
             "filtering operations (migrate, restore) always keep their XML unchanged.",
             "",
             "Never call back into libvirt (its shell or any other client) from here or from a script",
             "it runs: the daemon waits for this hook, and a call back into it deadlocks.",
         ],
     );
-    s.push_str(BODY);
+    s.push_str(&BODY.replace("@NAME_RULE@", crate::spec::NAME_RULE));
     s
 }
 
-/// Everything after the header; no value from the spec appears in it.
-const BODY: &str = r#"# Byte order for the glob below, whatever the caller's locale.
+/// Everything after the header; no value from the spec appears in it. `@NAME_RULE@` becomes
+/// the decoder's rule for names ([`crate::spec::NAME_RULE`]).
+const BODY: &str = r#"# Byte order for the glob below, and ASCII ranges in the name rule, whatever the locale.
 export LC_ALL=C
 
+# Messages go to libvirt's log; a closed stderr must not stop a release.
+say() {
+    echo "passplan: $*" >&2 || true
+}
+
 if (( $# < 3 )); then
-    echo "passplan: usage: $0 <vm> <op> <subop> [<extra>]" >&2
+    say "usage: $0 <vm> <op> <subop> [<extra>]"
     exit 2
 fi
 vm=$1
 op=$2
 subop=$3
 
-# The VM name becomes a path: refuse anything that could leave qemu.d/ or be read as an
-# option. Such a VM cannot be one passplan manages (its names are safe), so it has no hooks
-# here and its start must not be blocked: exit 0.
-case $vm in
-    '' | .* | -* | */* | *..*)
-        echo "passplan: not dispatching hooks for unsafe VM name '$vm'" >&2
-        exit 0
-        ;;
+# At prepare and start a failure aborts the VM's start: it must not run without its setup.
+# At every later phase (stopped, release) every script runs whatever fails, so that what
+# prepare took (the display, hugepages, governors) is given back; the hook fails at the end.
+case $op in
+    prepare | start) strict=1 ;;
+    *) strict=0 ;;
 esac
+
+# The VM name becomes a path. This is the spec's own rule for names, the one passplan's
+# decoder applies: a VM outside it cannot be one passplan manages, so it has no tree here and
+# its start is not blocked. Every name the rule accepts is dispatched.
+name_rule='@NAME_RULE@'
+if [[ ! $vm =~ $name_rule ]]; then
+    say "not dispatching hooks for VM '$vm': passplan manages no VM of that name"
+    exit 0
+fi
 if [[ ! $op =~ ^[a-z]+$ || ! $subop =~ ^[a-z-]+$ ]]; then
-    echo "passplan: not dispatching unknown hook phase '$op' '$subop'" >&2
+    say "not dispatching unknown hook phase '$op' '$subop'"
     exit 0
 fi
 
-self=$(readlink -f -- "$0")
+self=$(readlink -f -- "$0") || self=$0
 hooks_dir=${self%/*}
 dir="$hooks_dir/qemu.d/$vm/$op/$subop"
 # No tree for this VM or phase (VMs passplan does not manage): nothing to do.
@@ -81,10 +96,19 @@ if [[ ! -d $dir ]]; then
     exit 0
 fi
 
-# libvirt writes the XML once; every script needs all of it.
-xml=$(mktemp)
-trap 'rm -f -- "$xml"' EXIT
-cat > "$xml"
+# libvirt writes the XML once; every script needs all of it. Without room to keep it (a full
+# /tmp), prepare and start fail loudly; later phases run every script anyway, without it.
+xml=
+trap '[[ -z $xml ]] || rm -f -- "$xml"' EXIT
+input=/dev/null
+if xml=$(mktemp 2> /dev/null) && cat > "$xml"; then
+    input=$xml
+elif (( strict )); then
+    say "cannot keep the domain XML of VM '$vm' for its $op $subop hooks (is the temporary directory full?); its start is aborted"
+    exit 1
+else
+    say "cannot keep the domain XML of VM '$vm' (is the temporary directory full?); running its $op $subop hooks without it"
+fi
 
 failed=0
 for hook in "$dir"/*; do
@@ -97,15 +121,13 @@ for hook in "$dir"/*; do
         continue
     fi
     status=0
-    "$hook" "$@" < "$xml" >&2 || status=$?
+    "$hook" "$@" < "$input" >&2 || status=$?
     if (( status != 0 )); then
-        echo "passplan: hook $hook failed with exit status $status" >&2
-        case $op in
-            prepare | start)
-                echo "passplan: not running the remaining $op $subop hooks of VM '$vm'; its start is aborted" >&2
-                exit "$status"
-                ;;
-        esac
+        say "hook $hook failed with exit status $status"
+        if (( strict )); then
+            say "not running the remaining $op $subop hooks of VM '$vm'; its start is aborted"
+            exit "$status"
+        fi
         failed=$status
     fi
 done
@@ -136,15 +158,17 @@ mod tests {
         let s = script("s:1");
         for needle in [
             "export LC_ALL=C",
-            "'' | .* | -* | */* | *..*)",
+            "name_rule='^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'",
+            "[[ ! $vm =~ $name_rule ]]",
             "readlink -f -- \"$0\"",
-            "xml=$(mktemp)",
-            "trap 'rm -f -- \"$xml\"' EXIT",
+            "xml=$(mktemp 2> /dev/null)",
+            "trap '[[ -z $xml ]] || rm -f -- \"$xml\"' EXIT",
             ".* | *.bak | *~) continue",
-            "\"$hook\" \"$@\" < \"$xml\" >&2",
-            "prepare | start)",
+            "\"$hook\" \"$@\" < \"$input\" >&2",
+            "prepare | start) strict=1",
         ] {
             assert!(s.contains(needle), "missing {needle:?}");
         }
+        assert!(!s.contains("@NAME_RULE@"), "the placeholder is filled");
     }
 }

@@ -293,6 +293,22 @@ mod tests {
     }
 
     #[test]
+    fn a_dropped_token_before_a_vertical_tab_keeps_its_line_an_options_line() {
+        // Found by fuzz/editors: removing `intel_iommu=on` with the blank before it turned the
+        // line into `options\vb`, which is no longer an `options` line, so a second edit found
+        // `b` and the added tokens gone and added them again.
+        for odd in ['\x0b', '\x0c'] {
+            let text = format!("options r\noptions intel_iommu=on{odd}b");
+            let once = edit_entry(&text, &want("iommu=pt"), &["intel_iommu"]).unwrap();
+            assert_eq!(once, format!("options r\noptions {odd}b iommu=pt"));
+            assert_eq!(
+                edit_entry(&once, &want("iommu=pt"), &["intel_iommu"]).unwrap(),
+                once
+            );
+        }
+    }
+
+    #[test]
     fn an_entry_without_options_gets_a_line() {
         assert_eq!(
             edit_entry("title x\nlinux /vmlinuz", &want("iommu=pt"), &[]).unwrap(),

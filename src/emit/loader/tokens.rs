@@ -305,7 +305,20 @@ where
         // the blanks would swallow the insertion point and cut into the text before it (it
         // turned `options root` into `optionsult_hugepagesz=…`; found by fuzz/editors).
         let inserted_here = i == 0 && front_insert;
-        let removal = if !inserted_here && lead > 0 && start > 0 && !text[..start].ends_with('\n') {
+        // Nor when the token is followed by whitespace that is not a blank (a vertical tab, a
+        // form feed): the kernel splits on it but a loader entry's `options` keyword needs a
+        // blank after it, and `options intel_iommu=on\vb` would become `options\vb`, no longer
+        // an options line (found by fuzz/editors).
+        let odd_space_after = text[span.end..]
+            .chars()
+            .next()
+            .is_some_and(|c| matches!(c, '\x0b' | '\x0c' | '\r'));
+        let removal = if !inserted_here
+            && !odd_space_after
+            && lead > 0
+            && start > 0
+            && !text[..start].ends_with('\n')
+        {
             start..span.end
         } else {
             let rest = &text[span.end..];

@@ -85,6 +85,9 @@ impl Decoder {
                                 .any(|c| c.is_whitespace() || c.is_control() || c == '"')
                         {
                             self.error(diag::codes::INVALID_VALUE, s.span, format!("`{}` is not a single kernel parameter", s.value.escape_debug()), "one token expected", "give each parameter as its own string, without spaces or quotes: param \"video=efifb:off\" \"nowatchdog\"");
+                        } else if s.value == "--" {
+                            // The editors would read it as the end of the kernel's part and drop it.
+                            self.error(diag::codes::INVALID_VALUE, s.span, "`--` is not a kernel parameter: it ends the kernel's part of the command line", "not a parameter", "remove it: what follows `--` goes to init, and passplan writes kernel parameters only");
                         } else {
                             boot.params.push(s);
                         }

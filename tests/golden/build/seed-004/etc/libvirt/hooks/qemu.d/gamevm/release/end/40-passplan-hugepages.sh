@@ -21,36 +21,44 @@ state_dir=${PASSPLAN_RUN:-/run}/passplan
 pool="$sysfs/kernel/mm/hugepages/hugepages-${page_kb}kB/nr_hugepages"
 state="$state_dir/$vm.hugepages"
 
-# The pool's page count; anything but a number means the file is not the kernel's.
+# A pool's page count (the pool of this VM's page size by default); anything but a number
+# means the file is not the kernel's.
 count() {
-    local n
-    n=$(< "$pool")
+    local file=${1:-$pool} n
+    n=$(< "$file")
     if [[ ! $n =~ ^[0-9]+$ ]]; then
-        echo "passplan: $pool holds '$n', not a page count" >&2
+        echo "passplan: $file holds '$n', not a page count" >&2
         return 1
     fi
     echo "$n"
 }
 
-# Give back the pages the state file says this VM added, and forget them.
+# Give back the pages the state file says this VM added, of the size it recorded (the spec may
+# have changed the VM's page size while it ran), and forget them.
 give_back() {
     if [[ ! -e $state ]]; then
         return 0
     fi
-    local size added now
+    local size added now taken
     read -r size added < "$state" || true
-    if [[ $size != "$page_kb" || ! $added =~ ^[0-9]+$ ]]; then
-        echo "passplan: $state is not a record of ${page_kb} kB hugepages; leaving the pool alone" >&2
+    if [[ ! $size =~ ^[0-9]+$ || ! $added =~ ^[0-9]+$ ]]; then
+        echo "passplan: $state is not a record of hugepages ('<page kB> <pages>'); leaving the pools alone. Remove it once no VM uses the pages it recorded" >&2
         return 1
     fi
-    now=$(count)
+    taken="$sysfs/kernel/mm/hugepages/hugepages-${size}kB/nr_hugepages"
+    if [[ ! -e $taken ]]; then
+        echo "passplan: $state records ${size} kB hugepages, which this kernel does not have; forgetting the record" >&2
+        rm -f -- "$state"
+        return 0
+    fi
+    now=$(count "$taken")
     # Someone shrank the pool meanwhile: never go below zero.
     if (( added > now )); then
         added=$now
     fi
-    echo "$(( now - added ))" > "$pool"
+    echo "$(( now - added ))" > "$taken"
     rm -f -- "$state"
-    echo "passplan: gave back $added ${page_kb} kB hugepages of VM $vm (pool $now -> $(( now - added )))" >&2
+    echo "passplan: gave back $added ${size} kB hugepages of VM $vm (pool $now -> $(( now - added )))" >&2
 }
 
 reserve() {
