@@ -37,6 +37,18 @@ pub(super) fn checked(
     let Some(text) = super::read_spec(spec_path, err)? else {
         return Ok(None);
     };
+    checked_text(config, spec_path, text, root, verbose, out)
+}
+
+/// [`checked`] for a spec already read (`apply` reads its target before taking the lock).
+pub(super) fn checked_text(
+    config: &Config,
+    spec_path: &Path,
+    text: String,
+    root: &Path,
+    verbose: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<Option<(Checked, SpecSource)>> {
     let (spec, mut diags) = crate::spec::parse(&text);
     let mut result = None;
     if let Some(spec) = spec {

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use super::Config;
 use super::Outcome;
+use crate::apply::journal::{JOURNAL_PATH, Journal};
+use crate::apply::lock::Lock;
 use crate::hypervisor::Hypervisor;
 use crate::plan::{Plan, render};
 use crate::system::state::State;
@@ -50,15 +52,17 @@ fn connection_uri(args: &LibvirtArgs, spec_uri: Option<&str>, root: &Path) -> Op
 pub(super) type Computed = (Plan, Option<Box<dyn Hypervisor>>, crate::check::Checked);
 
 /// Compute a plan from a spec against a root: the shared front half of `plan` and `apply`.
+/// `text` is the spec, already read. The caller holds the lock (shared for `plan`).
 pub(super) fn compute(
     config: &Config,
     spec: &Path,
+    text: String,
     root: &Path,
     libvirt: &LibvirtArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Option<Computed>> {
-    let Some((checked, source)) = super::check::checked(config, spec, root, false, out, err)?
+    let Some((checked, source)) = super::check::checked_text(config, spec, text, root, false, out)?
     else {
         return Ok(None);
     };
@@ -148,7 +152,36 @@ pub(super) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
-    let Some((plan, _, checked)) = compute(config, spec, root, &args.libvirt, out, err)? else {
+    let Some(text) = super::read_spec(spec, err)? else {
+        return Ok(Outcome::Failure);
+    };
+    // Shared with other plans, never with an apply: a plan never reads a half-written tree.
+    let _lock = match Lock::shared(root) {
+        Ok(lock) => lock,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Outcome::Failure);
+        }
+    };
+    // An apply that was killed among its files left them half-written: planning from them
+    // would show a diff against files about to be rolled back.
+    match Journal::load(&RealSystem::new(root)) {
+        Ok(Some(journal)) if !journal.files_done && !journal.rolled_back => {
+            writeln!(
+                err,
+                "error: apply {} was interrupted among its files and awaits recovery ({} records what it changed); run `passplan apply` (it rolls the interrupted apply back first, then plans) or `passplan rollback`, then plan again",
+                journal.apply, JOURNAL_PATH
+            )?;
+            return Ok(Outcome::Failure);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Outcome::Failure);
+        }
+    }
+    let Some((plan, _, checked)) = compute(config, spec, text, root, &args.libvirt, out, err)?
+    else {
         return Ok(Outcome::Failure);
     };
     if let Some(file) = &args.out_file {

@@ -120,6 +120,19 @@ pub fn human(plan: &Plan, out: &mut dyn Write, color: bool) -> io::Result<()> {
         }
         writeln!(out)?;
     }
+    for pending in &plan.pending {
+        writeln!(
+            out,
+            "{}! pending since apply {}: `{}` failed or did not finish; apply runs it again{}",
+            p.on(RED),
+            pending.since,
+            pending.step.argv.join(" "),
+            p.off()
+        )?;
+    }
+    if !plan.pending.is_empty() {
+        writeln!(out)?;
+    }
     if !plan.steps.is_empty() {
         writeln!(out, "Commands, in order:")?;
         for (i, step) in plan.steps.iter().enumerate() {

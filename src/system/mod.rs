@@ -57,6 +57,13 @@ pub trait System {
     fn remove(&mut self, path: &str) -> io::Result<()>;
     /// Run a command (never through a shell).
     fn run(&mut self, argv: &[String]) -> io::Result<CommandOutput>;
+    /// Remove passplan's temp files that killed applies left in `dir` (and below it when
+    /// `recursive`); only under the apply lock. Wrappers that pass writes through forward it;
+    /// the default (for wrappers that write nothing) removes nothing.
+    fn sweep_temp_files(&mut self, dir: &str, recursive: bool) -> io::Result<usize> {
+        let _ = (dir, recursive);
+        Ok(0)
+    }
 }
 
 /// The real machine (or a directory standing for one), under `root`.
@@ -84,16 +91,6 @@ impl RealSystem {
         &self.root
     }
 
-    /// Remove passplan's temp files that killed applies left in the directory of `path` (and
-    /// below it when `recursive`). Only under the apply lock, when no living apply owns one.
-    pub fn sweep_temp_files(&self, dir: &str, recursive: bool) -> io::Result<usize> {
-        let full = self.map(dir)?;
-        match std::fs::symlink_metadata(&full) {
-            Ok(meta) if meta.is_dir() => fs::sweep_temp_files(&full, recursive),
-            _ => Ok(0),
-        }
-    }
-
     /// Map a host path under the root, refusing paths that could leave it and any symlink
     /// along the way: a link planted at `/etc/libvirt/hooks` must not redirect a write.
     fn map(&self, path: &str) -> io::Result<PathBuf> {
@@ -116,6 +113,14 @@ impl RealSystem {
 }
 
 impl System for RealSystem {
+    fn sweep_temp_files(&mut self, dir: &str, recursive: bool) -> io::Result<usize> {
+        let full = self.map(dir)?;
+        match std::fs::symlink_metadata(&full) {
+            Ok(meta) if meta.is_dir() => fs::sweep_temp_files(&full, recursive),
+            _ => Ok(0),
+        }
+    }
+
     fn read(&self, path: &str) -> io::Result<Option<FileState>> {
         let full = self.map(path)?;
         match std::fs::symlink_metadata(&full) {
@@ -343,6 +348,9 @@ impl<S: System> Offline<S> {
 }
 
 impl<S: System> System for Offline<S> {
+    fn sweep_temp_files(&mut self, dir: &str, recursive: bool) -> io::Result<usize> {
+        self.inner.sweep_temp_files(dir, recursive)
+    }
     fn read(&self, path: &str) -> io::Result<Option<FileState>> {
         self.inner.read(path)
     }
@@ -386,6 +394,9 @@ impl<S: System> Recording<S> {
 }
 
 impl<S: System> System for Recording<S> {
+    fn sweep_temp_files(&mut self, dir: &str, recursive: bool) -> io::Result<usize> {
+        self.inner.sweep_temp_files(dir, recursive)
+    }
     fn read(&self, path: &str) -> io::Result<Option<FileState>> {
         self.inner.read(path)
     }
@@ -415,6 +426,9 @@ impl<S: System> System for Recording<S> {
 }
 
 impl<S: System + ?Sized> System for &mut S {
+    fn sweep_temp_files(&mut self, dir: &str, recursive: bool) -> io::Result<usize> {
+        (**self).sweep_temp_files(dir, recursive)
+    }
     fn read(&self, path: &str) -> io::Result<Option<FileState>> {
         (**self).read(path)
     }
