@@ -1,7 +1,8 @@
 //! Plan and apply against copies of the example hosts: convergence (apply, then plan shows no
 //! changes), the golden build trees as the expected result, saved and stale plans, drift,
-//! removal, rollback, the lock, and fault injection — a failing command, a write error, and a
-//! crash after every single step.
+//! removal, rollback, the lock, and fault injection — a failing command (owed until it
+//! succeeds), a full disk at every write and a really full tmpfs, and a crash after every single
+//! step; edits keep the owner, group, mode and extended attributes of the files they touch.
 
 use std::io;
 use std::path::Path;
@@ -381,6 +382,7 @@ fn a_failing_command_stops_with_files_in_place_and_the_journal_kept() {
     let root = write_seed(&host);
     let spec = example_spec(name);
     let plan = plan_for(root.path(), &spec);
+    assert!(!plan.steps.is_empty(), "the example runs commands");
     let mut sys = Faulty::new(RealSystem::new(root.path()));
     sys.fail_commands = true;
     let err = apply::apply(&mut sys, &plan, Options::default(), &mut io::sink()).unwrap_err();
@@ -395,31 +397,271 @@ fn a_failing_command_stops_with_files_in_place_and_the_journal_kept() {
         plan.changes.len(),
         "the state records the files that are in place"
     );
-    // Fixing the cause and applying again converges.
+    // The failed command (and those after it) are owed: recorded in the state…
+    let failed = &plan.steps[0].argv;
+    assert_eq!(
+        state.pending.iter().map(|p| &p.step).collect::<Vec<_>>(),
+        plan.steps.iter().collect::<Vec<_>>(),
+        "every command not yet succeeded is pending"
+    );
+    assert!(state.pending.iter().all(|p| p.since == state.last_apply));
+    // …shown by the next plan, which runs them again though the files are in place…
     let again = plan_for(root.path(), &spec);
     assert!(again.changes.is_empty(), "files are already in place");
+    assert_eq!(again.steps, plan.steps, "the owed commands come back");
+    let mut shown = Vec::new();
+    passplan::plan::render::human(&again, &mut shown, false).unwrap();
+    let shown = String::from_utf8(shown).unwrap();
+    assert!(
+        shown.contains(&format!(
+            "! pending since apply {}: `{}` failed",
+            state.last_apply,
+            failed.join(" ")
+        )),
+        "{shown}"
+    );
+    // …stay owed while they keep failing…
+    let mut sys = Faulty::new(RealSystem::new(root.path()));
+    sys.fail_commands = true;
+    let err = apply::apply(&mut sys, &again, Options::default(), &mut io::sink()).unwrap_err();
+    assert!(matches!(err, ApplyError::Command { .. }), "{err}");
+    assert_eq!(plan_for(root.path(), &spec).steps, plan.steps);
+    // …and are done once they succeed (here: recorded as run, the root being offline).
+    let mut sys = Faulty::new(Offline::new(RealSystem::new(root.path())));
+    let report = apply::apply(&mut sys, &again, Options::default(), &mut io::sink()).unwrap();
+    assert_eq!(report.files, 0);
+    assert_eq!(report.skipped, plan.steps.len(), "every owed command ran");
+    assert!(
+        State::load(&RealSystem::new(root.path()))
+            .unwrap()
+            .pending
+            .is_empty()
+    );
+    assert!(!plan_for(root.path(), &spec).has_changes(), "converged");
 }
 
 #[test]
-fn a_write_error_mid_apply_rolls_everything_back() {
+fn a_full_disk_at_any_write_is_contained() {
+    let (name, host) = all_seeds().remove(2);
+    let spec = example_spec(name);
+    let probe = write_seed(&host);
+    let plan = plan_for(probe.path(), &spec);
+    // Count the operations of a whole apply, then make each write in turn fail as on a full
+    // disk: backups, journal entries, the files, the state, the final journal write, and the
+    // bookkeeping of the commands after it.
+    let mut counter = Faulty::new(Offline::new(RealSystem::new(probe.path())));
+    apply::apply(&mut counter, &plan, Options::default(), &mut io::sink()).unwrap();
+    let mut failed = 0;
+    for n in 1..=counter.ops {
+        let root = write_seed(&host);
+        let before = user_files(root.path());
+        let plan = plan_for(root.path(), &spec);
+        let mut sys = Faulty::new(Offline::new(RealSystem::new(root.path())));
+        sys.fail_write_at = Some(n);
+        match apply::apply(&mut sys, &plan, Options::default(), &mut io::sink()) {
+            // The n-th operation was a command or a removal, not a write.
+            Ok(_) => {}
+            Err(ApplyError::Rolledback { what, unrestored }) => {
+                failed += 1;
+                assert!(
+                    unrestored.is_empty(),
+                    "write {n}: every file was restored, none claimed lost: {unrestored:?}"
+                );
+                assert!(
+                    what.contains("No space left") && what.contains("/"),
+                    "write {n}: the message names the file and the cause: {what}"
+                );
+                assert_eq!(
+                    user_files(root.path()),
+                    before,
+                    "write {n}: the machine is as it was"
+                );
+                assert!(
+                    !apply::recover(&mut RealSystem::new(root.path())).unwrap(),
+                    "write {n}: nothing left to recover"
+                );
+            }
+            Err(ApplyError::State(e)) => {
+                // After the files are done: only the record of the commands that ran failed,
+                // so they are still owed and run again next time.
+                failed += 1;
+                assert!(e.to_string().contains("No space left"), "write {n}: {e}");
+                let journal = apply::journal::Journal::load(&RealSystem::new(root.path()))
+                    .unwrap()
+                    .unwrap();
+                assert!(journal.files_done, "write {n}");
+            }
+            Err(e) => panic!("write {n}: not contained: {e}"),
+        }
+        State::load(&RealSystem::new(root.path())).expect("the state file is never corrupt");
+        apply_offline(root.path(), &plan_for(root.path(), &spec), false)
+            .unwrap_or_else(|e| panic!("write {n}: the next apply fails: {e}"));
+        assert!(
+            !plan_for(root.path(), &spec).has_changes(),
+            "write {n}: does not converge"
+        );
+    }
+    assert!(
+        failed > plan.changes.len(),
+        "every write was a failure point"
+    );
+}
+
+/// A tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mount a tmpfs of `size` over `dir`, keeping `dir`'s files; `None` where mounting is not
+    /// allowed (not root, no `CAP_SYS_ADMIN`).
+    fn over(dir: &Path, size: &str) -> Option<Self> {
+        let saved: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), std::fs::read(e.path()).unwrap())
+            })
+            .collect();
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        if !status.success() {
+            return None;
+        }
+        let mount = Self(dir.to_path_buf());
+        for (name, bytes) in saved {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        Some(mount)
+    }
+
+    /// Fill it to the last byte.
+    fn fill(&self) {
+        use std::io::Write as _;
+        let mut filler = std::fs::File::create(self.0.join("filler")).unwrap();
+        for chunk in [4096, 1] {
+            while filler.write_all(&vec![0u8; chunk]).is_ok() {}
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_really_full_file_system_is_rolled_back_without_false_alarms() {
+    let (name, host) = all_seeds().remove(2);
+    let root = write_seed(&host);
+    let spec = format!("{}/examples/{name}/host.kdl", env!("CARGO_MANIFEST_DIR"));
+    let plan = plan_for(root.path(), &example_spec(name));
+    let full = "/etc/initramfs-tools/modules";
+    assert!(
+        plan.changes.first().is_some_and(|c| c.path != full)
+            && plan
+                .changes
+                .iter()
+                .any(|c| c.path == full && c.action == plan::Action::Update),
+        "the plan edits {full} after another file"
+    );
+    let dir = root.path().join("etc/initramfs-tools");
+    let Some(mount) = Tmpfs::over(&dir, "64k") else {
+        println!("SKIPPED: mounting a tmpfs is not allowed here (run as root to test a full disk)");
+        return;
+    };
+    mount.fill();
+    let before = user_files(root.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_passplan"))
+        .args(["apply", &spec, "--yes", "--root"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("No space left on device")
+            && stderr.contains(full)
+            && stderr.contains("every file was restored"),
+        "names the file and the cause, and claims no file lost that was never changed: {stderr}"
+    );
+    assert_eq!(user_files(root.path()), before, "the machine is as it was");
+    drop(mount);
+    // With room again, the next apply converges.
+    apply_offline(
+        root.path(),
+        &plan_for(root.path(), &example_spec(name)),
+        false,
+    )
+    .unwrap();
+    assert!(!plan_for(root.path(), &example_spec(name)).has_changes());
+}
+
+#[test]
+fn an_edit_keeps_owner_group_mode_and_extended_attributes_and_rollback_too() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let (name, host) = all_seeds().remove(2);
     let root = write_seed(&host);
     let spec = example_spec(name);
+    let grub = root.path().join("etc/default/grub");
+    std::os::unix::fs::chown(&grub, Some(1234), Some(5678)).unwrap();
+    std::fs::set_permissions(&grub, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let xattr = rustix::fs::setxattr(
+        &grub,
+        "user.passplan-test",
+        b"kept",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .is_ok();
+    if !xattr {
+        println!("note: this file system has no user.* attributes; checking owner and mode only");
+    }
+    let original = std::fs::read(&grub).unwrap();
+    let attributes = || {
+        let meta = std::fs::metadata(&grub).unwrap();
+        let mut value = [0u8; 16];
+        let label = rustix::fs::getxattr(&grub, "user.passplan-test", &mut value[..])
+            .map(|n| value[..n].to_vec())
+            .ok();
+        (
+            meta.uid(),
+            meta.gid(),
+            meta.permissions().mode() & 0o7777,
+            label,
+        )
+    };
+    let expected = (1234, 5678, 0o640, xattr.then(|| b"kept".to_vec()));
     let plan = plan_for(root.path(), &spec);
-    let before = user_files(root.path());
-    // Write 1 is the journal; fail the sixth write, a few files in.
-    let mut sys = Faulty::new(RealSystem::new(root.path()));
-    sys.fail_write_at = Some(6);
-    let err = apply::apply(&mut sys, &plan, Options::default(), &mut io::sink()).unwrap_err();
-    assert!(
-        matches!(&err, ApplyError::Rolledback { unrestored, .. } if unrestored.is_empty()),
-        "{err}"
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.path == "/etc/default/grub")
+        .expect("the plan edits GRUB's defaults");
+    assert_eq!(change.mode_after, Some(0o640), "an edit keeps the mode");
+    apply_offline(root.path(), &plan, false).unwrap();
+    assert_ne!(
+        std::fs::read(&grub).unwrap(),
+        original,
+        "the file was edited"
     );
-    assert!(err.to_string().contains("No space left"), "{err}");
-    assert_eq!(user_files(root.path()), before, "the machine is as it was");
-    State::load(&RealSystem::new(root.path())).expect("the state file is never corrupt");
-    apply_offline(root.path(), &plan_for(root.path(), &spec), false).unwrap();
-    assert!(!plan_for(root.path(), &spec).has_changes());
+    assert_eq!(attributes(), expected, "the edit kept what it does not own");
+    assert!(
+        !plan_for(root.path(), &spec).has_changes(),
+        "and converges with the file's own mode"
+    );
+    let mut sys = RealSystem::new(root.path());
+    apply::rollback(&mut sys, &mut io::sink()).unwrap();
+    assert_eq!(std::fs::read(&grub).unwrap(), original, "rolled back");
+    assert_eq!(attributes(), expected, "rollback kept them too");
 }
 
 #[test]
