@@ -252,7 +252,7 @@ pub fn apply_with(
         if let Err(e) = journaled(sys, &mut journal, state::STATE_PATH, Some(&bytes), 0o600) {
             let unrestored = journal.undo(sys);
             return Err(ApplyError::Rolledback {
-                what: format!("writing the state: {e}"),
+                what: format!("writing the state {}: {e}", state::STATE_PATH),
                 unrestored,
             });
         }
