@@ -120,6 +120,8 @@ const NEEDS_A_MUTATED_HOST: &[&str] = &[
     "iommu/host-gpu-shares-group",
     "display/boot-gpu-to-guest",
     "cpu/cross-numa",
+    // Needs a script owned by another user: `check_rules::hook_script_writable`.
+    "hook/script-writable",
 ];
 
 fn host_corpus() -> Vec<PathBuf> {

@@ -23,6 +23,7 @@ mod device_mismatch;
 mod device_not_gpu;
 mod display_boot_gpu;
 mod display_none_left;
+mod hook_script_writable;
 mod host_iommu_off;
 mod host_no_kvm;
 mod host_no_virtualization;
@@ -109,6 +110,7 @@ rules![
     memory_page_size,
     memory_static_too_large,
     hyperv_vendor_id,
+    hook_script_writable,
 ];
 
 /// The rule with this code.
