@@ -241,10 +241,11 @@ mod tests {
     #[test]
     fn a_hostile_lock_path_is_refused_without_touching_anything_outside_the_root() {
         use std::os::unix::fs::symlink;
+        type Plant<'a> = (&'a str, &'a dyn Fn(&Path));
         let outside = tempfile::tempdir().unwrap();
         let victim = outside.path().join("shadow");
         std::fs::write(&victim, "root:secret\n").unwrap();
-        let plant: [(&str, &dyn Fn(&Path)); 5] = [
+        let plant: [Plant<'_>; 5] = [
             ("a link to a file outside the root", &|lock| {
                 symlink(&victim, lock).unwrap();
             }),
@@ -252,7 +253,7 @@ mod tests {
                 symlink(outside.path().join("made-by-passplan"), lock).unwrap();
             }),
             ("a link to /dev/zero", &|lock| {
-                symlink("/dev/zero", lock).unwrap()
+                symlink("/dev/zero", lock).unwrap();
             }),
             ("a FIFO", &|lock| {
                 let status = std::process::Command::new("mkfifo")

@@ -468,7 +468,7 @@ fn a_full_disk_at_any_write_is_contained() {
                     "write {n}: every file was restored, none claimed lost: {unrestored:?}"
                 );
                 assert!(
-                    what.contains("No space left") && what.contains("/"),
+                    what.contains("No space left") && what.contains('/'),
                     "write {n}: the message names the file and the cause: {what}"
                 );
                 assert_eq!(
