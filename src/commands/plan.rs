@@ -187,7 +187,20 @@ pub(super) fn run(
     if let Some(file) = &args.out_file {
         let mut bytes = serde_json::to_vec_pretty(&plan).map_err(std::io::Error::other)?;
         bytes.push(b'\n');
-        if let Err(e) = std::fs::write(file, bytes) {
+        // apply trusts a saved plan as much as root (docs/security.md): only its owner may
+        // write it, whatever the umask.
+        let saved = (|| {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(file)?;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            f.write_all(&bytes)
+        })();
+        if let Err(e) = saved {
             writeln!(
                 err,
                 "error: cannot save the plan to {}: {e}",

@@ -586,6 +586,29 @@ fn permissions_never_depend_on_the_callers_umask() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(hooks.join("qemu").exists(), "the apply wrote the hooks");
+    // A saved plan is trusted as root: only its owner may write it.
+    let saved = root.path().join("saved-plan.json");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_passplan"))
+        .args(["plan".as_ref(), spec.as_os_str(), "--root".as_ref()])
+        .arg(root.path())
+        .arg("-o")
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::metadata(&saved).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the saved plan"
+    );
     for dir in [hooks, root.path().join("var/lib/passplan")] {
         assert_eq!(
             writable_by_others(&dir),
