@@ -2,8 +2,9 @@
 //! failing command, a crash after every single step, drift, stale plans, a damaged state file
 //! and a held lock): permission denied, a program missing from PATH, a real apply killed with
 //! SIGKILL before and after each of its renames (a test-only fault hook in debug builds), the
-//! leftovers of a killed apply (stale lock, unfinished journal, temp files), and a second apply
-//! while the first is stopped mid-apply holding the lock. Each ends with a clear message, the machine as it was or
+//! leftovers of a killed apply (stale lock, unfinished journal, temp files), a second apply
+//! while the first is stopped mid-apply holding the lock, and a really full file system (a
+//! tmpfs); edits keep the owner, group, mode and extended attributes of what they touch. Each ends with a clear message, the machine as it was or
 //! converging on the next apply, and a state file that reads.
 //!
 //! A libvirt daemon that is not running is not tested here: passplan does not talk to libvirt
@@ -424,6 +425,165 @@ fn a_second_apply_and_a_plan_are_refused_because_the_first_holds_the_lock() {
     assert!(!lock.exists(), "and releases the lock");
     State::load(&RealSystem::new(root.path())).expect("the state file reads");
     assert!(!plan_for(root.path()).has_changes(), "converged");
+}
+
+/// Plan and apply the example offline, as `passplan apply --root` does.
+fn apply_offline(root: &Path) {
+    apply::apply(
+        &mut Offline::new(RealSystem::new(root)),
+        &plan_for(root),
+        Options::default(),
+        &mut io::sink(),
+    )
+    .unwrap();
+}
+
+/// A tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mount a tmpfs of `size` over `dir`, keeping `dir`'s files; `None` where mounting is not
+    /// allowed (not root, no `CAP_SYS_ADMIN`).
+    fn over(dir: &Path, size: &str) -> Option<Self> {
+        let saved: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), std::fs::read(e.path()).unwrap())
+            })
+            .collect();
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        if !status.success() {
+            return None;
+        }
+        let mount = Self(dir.to_path_buf());
+        for (name, bytes) in saved {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        Some(mount)
+    }
+
+    /// Fill it to the last byte.
+    fn fill(&self) {
+        use std::io::Write as _;
+        let mut filler = std::fs::File::create(self.0.join("filler")).unwrap();
+        for chunk in [4096, 1] {
+            while filler.write_all(&vec![0u8; chunk]).is_ok() {}
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_really_full_file_system_is_rolled_back_without_false_alarms() {
+    let root = write_seed(&seed003());
+    let plan = plan_for(root.path());
+    let full = "/etc/initramfs-tools/modules";
+    assert!(
+        plan.changes.first().is_some_and(|c| c.path != full)
+            && plan
+                .changes
+                .iter()
+                .any(|c| c.path == full && c.action == passplan::plan::Action::Update),
+        "the plan edits {full} after another file"
+    );
+    let dir = root.path().join("etc/initramfs-tools");
+    let Some(mount) = Tmpfs::over(&dir, "64k") else {
+        println!("SKIPPED: mounting a tmpfs is not allowed here (run as root to test a full disk)");
+        return;
+    };
+    mount.fill();
+    let before = user_files(root.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_passplan"))
+        .args(["apply", SPEC, "--yes", "--root"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("No space left on device")
+            && stderr.contains(full)
+            && stderr.contains("every file was restored"),
+        "names the file and the cause, and claims no file lost that was never changed: {stderr}"
+    );
+    assert_eq!(user_files(root.path()), before, "the machine is as it was");
+    drop(mount);
+    // With room again, the next apply converges.
+    apply_offline(root.path());
+    assert!(!plan_for(root.path()).has_changes());
+}
+
+#[test]
+fn an_edit_keeps_owner_group_mode_and_extended_attributes_and_rollback_too() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let root = write_seed(&seed003());
+    let grub = root.path().join("etc/default/grub");
+    std::os::unix::fs::chown(&grub, Some(1234), Some(5678)).unwrap();
+    std::fs::set_permissions(&grub, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let xattr = rustix::fs::setxattr(
+        &grub,
+        "user.passplan-test",
+        b"kept",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .is_ok();
+    if !xattr {
+        println!("note: this file system has no user.* attributes; checking owner and mode only");
+    }
+    let original = std::fs::read(&grub).unwrap();
+    let attributes = || {
+        let meta = std::fs::metadata(&grub).unwrap();
+        let mut value = [0u8; 16];
+        let label = rustix::fs::getxattr(&grub, "user.passplan-test", &mut value[..])
+            .map(|n| value[..n].to_vec())
+            .ok();
+        (
+            meta.uid(),
+            meta.gid(),
+            meta.permissions().mode() & 0o7777,
+            label,
+        )
+    };
+    let expected = (1234, 5678, 0o640, xattr.then(|| b"kept".to_vec()));
+    let plan = plan_for(root.path());
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.path == "/etc/default/grub")
+        .expect("the plan edits GRUB's defaults");
+    assert_eq!(change.mode_after, Some(0o640), "an edit keeps the mode");
+    apply_offline(root.path());
+    assert_ne!(
+        std::fs::read(&grub).unwrap(),
+        original,
+        "the file was edited"
+    );
+    assert_eq!(attributes(), expected, "the edit kept what it does not own");
+    assert!(
+        !plan_for(root.path()).has_changes(),
+        "and converges with the file's own mode"
+    );
+    let mut sys = RealSystem::new(root.path());
+    apply::rollback(&mut sys, &mut io::sink()).unwrap();
+    assert_eq!(std::fs::read(&grub).unwrap(), original, "rolled back");
+    assert_eq!(attributes(), expected, "rollback kept them too");
 }
 
 #[test]
