@@ -102,9 +102,19 @@ impl Lock {
     }
 
     /// Take the lock shared (for `plan`): any number of plans at once, none while an apply
-    /// runs. `Ok(None)` when the lock cannot be made at all (a read-only root, a user who
-    /// may not write there): then no apply can be running there either.
+    /// runs. `Ok(None)` when `var/lib/passplan` does not exist (no apply ever ran here: a plan
+    /// creates nothing, so it leaves a tree it only reads as it was; [`Lock::appeared`] tells
+    /// whether an apply started meanwhile), or when the lock cannot be made (a read-only root,
+    /// a user who may not write there) and does not exist: then no apply holds it either.
     pub fn shared(root: &Path) -> io::Result<Option<Self>> {
+        let path = root.join(LOCK_PATH);
+        let dir = Path::new(LOCK_PATH).parent().unwrap_or(Path::new(""));
+        if crate::system::fs::existing_dir(root, dir)
+            .map_err(|e| named(&path, &e))?
+            .is_none()
+        {
+            return Ok(None);
+        }
         let cannot_write = |e: &io::Error| {
             matches!(
                 e.kind(),
@@ -122,6 +132,12 @@ impl Lock {
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether an apply may have started on `root` since [`Lock::shared`] found no lock
+    /// directory there: the directory exists now.
+    pub fn appeared(root: &Path) -> bool {
+        std::fs::symlink_metadata(root.join(LOCK_PATH).parent().unwrap_or(root)).is_ok()
     }
 
     fn take(root: &Path, shared: bool, create: bool) -> io::Result<Self> {
@@ -325,6 +341,12 @@ mod tests {
     #[test]
     fn plans_share_the_lock_and_an_apply_excludes_them() {
         let dir = tempfile::tempdir().unwrap();
+        assert!(
+            Lock::shared(dir.path()).unwrap().is_none(),
+            "a root where no apply ever ran: no lock, nothing created"
+        );
+        assert!(!dir.path().join("var").exists() && !Lock::appeared(dir.path()));
+        std::fs::create_dir_all(dir.path().join("var/lib/passplan")).unwrap();
         let plan = Lock::shared(dir.path()).unwrap().expect("a shared lock");
         let second = Lock::shared(dir.path()).unwrap().expect("plans share it");
         let err = Lock::acquire(dir.path()).unwrap_err();

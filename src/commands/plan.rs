@@ -156,7 +156,7 @@ pub(super) fn run(
         return Ok(Outcome::Failure);
     };
     // Shared with other plans, never with an apply: a plan never reads a half-written tree.
-    let _lock = match Lock::shared(root) {
+    let lock = match Lock::shared(root) {
         Ok(lock) => lock,
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -184,6 +184,14 @@ pub(super) fn run(
     else {
         return Ok(Outcome::Failure);
     };
+    if lock.is_none() && Lock::appeared(root) {
+        writeln!(
+            err,
+            "error: an apply started on {} while this plan read it; plan again when it is done",
+            root.display()
+        )?;
+        return Ok(Outcome::Failure);
+    }
     if let Some(file) = &args.out_file {
         let mut bytes = serde_json::to_vec_pretty(&plan).map_err(std::io::Error::other)?;
         bytes.push(b'\n');

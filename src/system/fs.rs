@@ -83,6 +83,34 @@ pub fn ensure_dir(base: &Path, rel: &Path) -> io::Result<PathBuf> {
     Ok(current)
 }
 
+/// `base`/`rel` if it is a directory, reached without going through a link (each component
+/// checked with `lstat`); `None` when a component is missing. Creates nothing.
+pub fn existing_dir(base: &Path, rel: &Path) -> io::Result<Option<PathBuf>> {
+    let mut current = base.to_path_buf();
+    for component in rel.components() {
+        let Component::Normal(name) = component else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("refusing the directory `{}`", rel.display()),
+            ));
+        };
+        current.push(name);
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => return Err(link_refused(&current)),
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} is not a directory", current.display()),
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(current))
+}
+
 /// A temp name beside `name` that nobody can predict: `.NAME.passplan-tmp-<16 hex digits>`.
 pub fn temp_name(name: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
