@@ -282,7 +282,9 @@ pub fn apply_with(
             Ok(out) => out,
             Err(e) => {
                 writeln!(progress, "  {e}")?;
-                save_pending(sys, &mut state, owed)?;
+                // The command's failure is the news; if its record fails too, the commands
+                // that did succeed are merely run again next time.
+                let _ = save_pending(sys, &mut state, owed);
                 return Err(ApplyError::Command {
                     command,
                     status: None,
@@ -299,7 +301,7 @@ pub fn apply_with(
             writeln!(progress, "  {line}")?;
         }
         if !out.success() {
-            save_pending(sys, &mut state, owed)?;
+            let _ = save_pending(sys, &mut state, owed);
             return Err(ApplyError::Command {
                 command,
                 status: out.status,
