@@ -61,14 +61,25 @@ impl Journal {
         format!("{BACKUP_DIR}/{}{path}", self.apply)
     }
 
-    /// Undo every entry, newest first: restore backups, remove files that did not exist.
-    /// Keeps going past failures and returns them, so as much as possible is restored.
+    /// Undo every entry, newest first: restore backups, remove files that did not exist. A file
+    /// whose content and mode already equal its backup is left alone (its write never
+    /// happened, or an earlier undo restored it), so undoing twice, or on a full disk, claims
+    /// no failure for a file that is as it was. Keeps going past failures and returns them, so
+    /// as much as possible is restored.
     pub fn undo(&mut self, sys: &mut dyn System) -> Vec<String> {
         let mut failures = Vec::new();
         for entry in self.entries.iter().rev() {
             let result = match &entry.backup {
                 Some(backup) => sys.read(backup).and_then(|b| match b {
-                    Some(b) => sys.write(&entry.path, &b.bytes, entry.mode.unwrap_or(b.mode)),
+                    Some(b) => {
+                        let mode = entry.mode.unwrap_or(b.mode);
+                        let current = sys.read(&entry.path);
+                        if matches!(&current, Ok(Some(c)) if c.bytes == b.bytes && c.mode == mode) {
+                            Ok(())
+                        } else {
+                            sys.write(&entry.path, &b.bytes, mode)
+                        }
+                    }
                     None => Err(std::io::Error::new(
                         std::io::ErrorKind::NotFound,
                         format!("backup {backup} is missing"),
@@ -81,9 +92,9 @@ impl Journal {
             }
         }
         self.rolled_back = true;
-        if let Err(e) = self.save(sys) {
-            failures.push(format!("{JOURNAL_PATH}: {e}"));
-        }
+        // Marking the journal may fail on the same full disk; then it stays unfinished and the
+        // next apply (or `rollback`) undoes it again, which changes nothing that is restored.
+        let _ = self.save(sys);
         failures
     }
 }

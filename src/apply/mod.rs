@@ -89,9 +89,27 @@ pub struct Report {
     pub recovered: bool,
 }
 
-/// Roll back an apply that was interrupted (its journal never finished the files).
+/// Roll back an apply that was interrupted (its journal never finished the files), and remove
+/// the temp files killed applies left beside the files they wrote and under
+/// `/var/lib/passplan`. Call it holding the lock: then no living apply owns a temp file.
 pub fn recover(sys: &mut dyn System) -> Result<bool, ApplyError> {
-    let Some(mut journal) = Journal::load(sys)? else {
+    let journal = Journal::load(sys)?;
+    let mut dirs: std::collections::BTreeSet<String> = State::load(sys)
+        .map(|s| s.files.into_keys().collect())
+        .unwrap_or_default();
+    dirs.extend(
+        journal
+            .iter()
+            .flat_map(|j| j.entries.iter().map(|e| e.path.clone())),
+    );
+    // Best effort: a temp file that cannot be removed is harmless, and is tried again next time.
+    let _ = sys.sweep_temp_files("/var/lib/passplan", true);
+    for path in &dirs {
+        if let Some((dir, _)) = path.rsplit_once('/').filter(|(d, _)| !d.is_empty()) {
+            let _ = sys.sweep_temp_files(dir, false);
+        }
+    }
+    let Some(mut journal) = journal else {
         return Ok(false);
     };
     if journal.files_done || journal.rolled_back {
@@ -185,7 +203,12 @@ pub fn apply_with(
             apply: state.last_apply + 1,
             ..Journal::default()
         };
-        journal.save(sys)?;
+        if let Err(e) = journal.save(sys) {
+            return Err(ApplyError::Rolledback {
+                what: format!("writing {}: {e}", journal::JOURNAL_PATH),
+                unrestored: Vec::new(),
+            });
+        }
         for change in &file_changes {
             if let Err(e) = change_file(sys, &mut journal, change) {
                 let unrestored = journal.undo(sys);
@@ -216,18 +239,37 @@ pub fn apply_with(
         }
         state.last_apply = journal.apply;
         state.kernel_tokens = plan.owned_tokens.iter().cloned().collect();
+        // Every command the plan runs is owed until it succeeds: a failing one (or a crash
+        // among them) leaves it recorded, and the next plan shows it and the next apply runs it.
+        for step in &plan.steps {
+            if !state.pending.iter().any(|p| p.step.argv == step.argv) {
+                state.pending.push(state::PendingStep {
+                    step: step.clone(),
+                    since: journal.apply,
+                });
+            }
+        }
         // The state is journaled like any file, so undoing the apply undoes it too.
         let bytes = state.to_bytes();
         if let Err(e) = journaled(sys, &mut journal, state::STATE_PATH, Some(&bytes), 0o600) {
             let unrestored = journal.undo(sys);
             return Err(ApplyError::Rolledback {
-                what: format!("writing the state: {e}"),
+                what: format!("writing the state {}: {e}", state::STATE_PATH),
                 unrestored,
             });
         }
+        // Marking the files done is a write like any other: on a full disk, roll back.
         journal.files_done = true;
-        journal.save(sys)?;
+        if let Err(e) = journal.save(sys) {
+            journal.files_done = false;
+            let unrestored = journal.undo(sys);
+            return Err(ApplyError::Rolledback {
+                what: format!("writing {}: {e}", journal::JOURNAL_PATH),
+                unrestored,
+            });
+        }
     }
+    let owed = state.pending.len();
     for (i, step) in plan.steps.iter().enumerate() {
         let command = step.argv.join(" ");
         writeln!(
@@ -238,13 +280,19 @@ pub fn apply_with(
             step.reason
         )?;
         progress.flush()?;
-        let out = sys.run(&step.argv).map_err(|e| {
-            writeln!(progress, "  {e}").ok();
-            ApplyError::Command {
-                command: command.clone(),
-                status: None,
+        let out = match sys.run(&step.argv) {
+            Ok(out) => out,
+            Err(e) => {
+                writeln!(progress, "  {e}")?;
+                // The command's failure is the news; if its record fails too, the commands
+                // that did succeed are merely run again next time.
+                let _ = save_pending(sys, &mut state, owed);
+                return Err(ApplyError::Command {
+                    command,
+                    status: None,
+                });
             }
-        })?;
+        };
         if out.skipped {
             writeln!(
                 progress,
@@ -255,17 +303,20 @@ pub fn apply_with(
             writeln!(progress, "  {line}")?;
         }
         if !out.success() {
+            let _ = save_pending(sys, &mut state, owed);
             return Err(ApplyError::Command {
                 command,
                 status: out.status,
             });
         }
+        state.pending.retain(|p| p.step.argv != step.argv);
         if out.skipped {
             report.skipped += 1;
         } else {
             report.commands += 1;
         }
     }
+    save_pending(sys, &mut state, owed)?;
     if let (Some(hv), Some(lv)) = (hv, &plan.libvirt) {
         let mut done = Vec::new();
         let mut failed = None;
@@ -325,6 +376,15 @@ fn record_domains(
     Ok(())
 }
 
+/// Write the state when commands that were owed have succeeded since it was written (`owed`
+/// is how many were pending then). A command that failed stays pending.
+fn save_pending(sys: &mut dyn System, state: &mut State, owed: usize) -> Result<(), ApplyError> {
+    if state.pending.len() != owed {
+        state.save(sys)?;
+    }
+    Ok(())
+}
+
 fn change_file(
     sys: &mut dyn System,
     journal: &mut Journal,
@@ -355,7 +415,9 @@ fn journaled(
     let backup = match &current {
         Some(file) => {
             let backup = journal.backup_path(path);
-            sys.write(&backup, &file.bytes, 0o600)?;
+            sys.write(&backup, &file.bytes, 0o600).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("saving its backup {backup}: {e}"))
+            })?;
             Some(backup)
         }
         None => None,
@@ -365,7 +427,12 @@ fn journaled(
         backup,
         mode: current.as_ref().map(|f| f.mode),
     });
-    journal.save(sys)?;
+    journal.save(sys).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("writing the journal {}: {e}", journal::JOURNAL_PATH),
+        )
+    })?;
     match after {
         Some(bytes) => sys.write(path, bytes, mode),
         None => sys.remove(path),

@@ -8,7 +8,7 @@
 pub mod rules;
 pub mod together;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diag::Diagnostics;
 use crate::host::{HostFacts, Passing, PciDevice};
@@ -29,7 +29,16 @@ pub struct Checked {
     pub host: HostFacts,
     /// CPU placements; every automatic one succeeded (`cpu/auto-unsatisfiable` is an error).
     pub placements: Placements,
+    /// Who besides root can change each user hook script (see [`ScriptWriters`]).
+    pub scripts: ScriptWriters,
 }
+
+/// Who besides root can change each user hook script, by the script as written in the spec
+/// (`hook … script=`): "owned by uid 1000", "its directory /home/u is writable by everyone".
+/// A rule never reads the disk, so the commands gather this (they stat the scripts under the
+/// root) and hand it to [`check_with`]; a script absent from the map is safe or was not looked
+/// at (the library's [`check`] looks at none).
+pub type ScriptWriters = BTreeMap<String, String>;
 
 impl Checked {
     /// The context rules saw, for emitters that reuse its helpers.
@@ -38,12 +47,22 @@ impl Checked {
             spec: &self.spec,
             host: &self.host,
             placements: &self.placements,
+            scripts: &self.scripts,
         }
     }
 }
 
 /// Run every rule. Returns `Checked` when no rule reported an error.
 pub fn check(spec: Spec, host: HostFacts) -> (Option<Checked>, Diagnostics) {
+    check_with(spec, host, ScriptWriters::new())
+}
+
+/// [`check`], knowing who can change the user's hook scripts.
+pub fn check_with(
+    spec: Spec,
+    host: HostFacts,
+    scripts: ScriptWriters,
+) -> (Option<Checked>, Diagnostics) {
     let mut out = Diagnostics::new();
     // Computed once, for all VMs together (their cores must be disjoint); rules only read it.
     let placements = placements(&spec, &host);
@@ -52,6 +71,7 @@ pub fn check(spec: Spec, host: HostFacts) -> (Option<Checked>, Diagnostics) {
             spec: &spec,
             host: &host,
             placements: &placements,
+            scripts: &scripts,
         };
         for rule in rules::RULES {
             (rule.run)(&cx, &mut out);
@@ -63,6 +83,7 @@ pub fn check(spec: Spec, host: HostFacts) -> (Option<Checked>, Diagnostics) {
             spec,
             host,
             placements,
+            scripts,
         }),
         out,
     )
@@ -162,6 +183,8 @@ pub struct Context<'a> {
     pub host: &'a HostFacts,
     /// CPU placements of every pinned VM, computed once by [`check`].
     pub placements: &'a Placements,
+    /// Who besides root can change each user hook script.
+    pub scripts: &'a ScriptWriters,
 }
 
 impl<'a> Context<'a> {

@@ -36,10 +36,10 @@ pub(super) fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn load_plan(path: &Path, err: &mut dyn Write) -> std::io::Result<Option<Plan>> {
-    match std::fs::read(path).map(|b| serde_json::from_slice::<Plan>(&b)) {
-        Ok(Ok(plan)) if plan.format_version == crate::plan::FORMAT_VERSION => Ok(Some(plan)),
-        Ok(Ok(plan)) => {
+fn load_plan(path: &Path, bytes: &[u8], err: &mut dyn Write) -> std::io::Result<Option<Plan>> {
+    match serde_json::from_slice::<Plan>(bytes) {
+        Ok(plan) if plan.format_version == crate::plan::FORMAT_VERSION => Ok(Some(plan)),
+        Ok(plan) => {
             writeln!(
                 err,
                 "error: {} is a plan of format {}, this passplan reads {}",
@@ -49,7 +49,7 @@ fn load_plan(path: &Path, err: &mut dyn Write) -> std::io::Result<Option<Plan>> 
             )?;
             Ok(None)
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             writeln!(
                 err,
                 "error: {} is not a saved plan ({e}); give a plan saved by `passplan plan -o FILE`, or a .kdl spec",
@@ -57,16 +57,18 @@ fn load_plan(path: &Path, err: &mut dyn Write) -> std::io::Result<Option<Plan>> 
             )?;
             Ok(None)
         }
-        Err(e) => {
-            writeln!(err, "error: cannot read {}: {e}", path.display())?;
-            Ok(None)
-        }
     }
 }
 
-/// Whether a file is a saved plan (JSON) rather than a spec (KDL).
-fn is_saved_plan(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{'))
+/// Whether a file's bytes are a saved plan (JSON) rather than a spec (KDL).
+fn is_saved_plan(bytes: &[u8]) -> bool {
+    bytes.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// What `apply` was given, read before the lock is taken.
+enum Target {
+    Plan(Box<Plan>),
+    Spec(String),
 }
 
 fn preflight(root: &Path, err: &mut dyn Write) -> std::io::Result<bool> {
@@ -122,6 +124,23 @@ pub(super) fn run(
         )?;
         return Ok(Outcome::Failure);
     }
+    // Read the target before taking the lock, bounded and only if it is a regular file: a spec
+    // linked to /dev/zero or a FIFO must not eat memory or hang while the lock is held.
+    let Some(bytes) = super::read_bounded(target, super::MAX_PLAN_BYTES, "the spec or plan", err)?
+    else {
+        return Ok(Outcome::Failure);
+    };
+    let target_read = if is_saved_plan(&bytes) {
+        match load_plan(target, &bytes, err)? {
+            Some(plan) => Target::Plan(Box::new(plan)),
+            None => return Ok(Outcome::Failure),
+        }
+    } else {
+        match super::spec_text(target, bytes, err)? {
+            Some(text) => Target::Spec(text),
+            None => return Ok(Outcome::Failure),
+        }
+    };
     let _lock = match Lock::acquire(root) {
         Ok(lock) => {
             if let Some(pid) = lock.took_over {
@@ -148,59 +167,60 @@ pub(super) fn run(
             return Ok(Outcome::Failure);
         }
     }
-    let (plan, mut hv) = if is_saved_plan(target) {
-        let Some(plan) = load_plan(target, err)? else {
-            return Ok(Outcome::Failure);
-        };
-        if plan.root != super::plan::canonical_root(root) {
-            writeln!(
-                err,
-                "error: the plan was made for the root {}, not {}; pass --root {}",
-                plan.root,
-                root.display(),
-                plan.root
-            )?;
-            return Ok(Outcome::Failure);
-        }
-        // The files a plan read are compared at apply; the host facts its checks used are
-        // compared here (a GPU moved, a group changed, another kernel booted).
-        let changed = match crate::host::discover(root) {
-            Ok(host) => {
-                crate::plan::host_changes(&plan.host, &crate::plan::host_fingerprint(&host))
-            }
-            Err(e) => {
-                writeln!(err, "error: {e}")?;
+    let (plan, mut hv) = match target_read {
+        Target::Plan(plan) => {
+            let plan = *plan;
+            if plan.root != super::plan::canonical_root(root) {
+                writeln!(
+                    err,
+                    "error: the plan was made for the root {}, not {}; pass --root {}",
+                    plan.root,
+                    root.display(),
+                    plan.root
+                )?;
                 return Ok(Outcome::Failure);
             }
-        };
-        if !changed.is_empty() {
-            writeln!(
-                err,
-                "error: the plan is stale: the host's {} changed since the plan was made; run `passplan plan` again",
-                changed.join(", ")
-            )?;
-            return Ok(Outcome::Failure);
-        }
-        // A saved plan's domain changes go to the connection it was made for.
-        let uri = args
-            .libvirt
-            .connect
-            .clone()
-            .or_else(|| plan.libvirt.as_ref().map(|l| l.uri.clone()));
-        match uri.as_deref().map(crate::hypervisor::connect).transpose() {
-            Ok(hv) => (plan, hv),
-            Err(e) => {
-                writeln!(err, "error: {e}")?;
+            // The files a plan read are compared at apply; the host facts its checks used are
+            // compared here (a GPU moved, a group changed, another kernel booted).
+            let changed = match crate::host::discover(root) {
+                Ok(host) => {
+                    crate::plan::host_changes(&plan.host, &crate::plan::host_fingerprint(&host))
+                }
+                Err(e) => {
+                    writeln!(err, "error: {e}")?;
+                    return Ok(Outcome::Failure);
+                }
+            };
+            if !changed.is_empty() {
+                writeln!(
+                    err,
+                    "error: the plan is stale: the host's {} changed since the plan was made; run `passplan plan` again",
+                    changed.join(", ")
+                )?;
                 return Ok(Outcome::Failure);
             }
+            // A saved plan's domain changes go to the connection it was made for.
+            let uri = args
+                .libvirt
+                .connect
+                .clone()
+                .or_else(|| plan.libvirt.as_ref().map(|l| l.uri.clone()));
+            match uri.as_deref().map(crate::hypervisor::connect).transpose() {
+                Ok(hv) => (plan, hv),
+                Err(e) => {
+                    writeln!(err, "error: {e}")?;
+                    return Ok(Outcome::Failure);
+                }
+            }
         }
-    } else {
-        let Some((plan, hv, _)) =
-            super::plan::compute(config, target, root, &args.libvirt, out, err, None)?
-        else {
-            return Ok(Outcome::Failure);
-        };
-        (plan, hv)
+        Target::Spec(text) => {
+            let Some((plan, hv, _)) =
+                super::plan::compute(config, target, text, root, &args.libvirt, out, err, None)?
+            else {
+                return Ok(Outcome::Failure);
+            };
+            (plan, hv)
+        }
     };
     render::human(&plan, out, config.color)?;
     if !plan.has_changes() {

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::Config;
 use super::Outcome;
+use crate::system::{RealSystem, System};
 
 pub(super) fn run(
     config: &Config,
@@ -67,27 +68,21 @@ pub(super) fn run(
     Ok(Outcome::Success)
 }
 
-/// Write each artifact at `out_dir` + its host path, with its mode.
+/// Write each artifact at `out_dir` + its host path, with its mode, through the same
+/// [`RealSystem`] apply uses: every component under OUT is checked with `lstat` (a link planted
+/// in OUT is refused, never written through), directories get an explicit mode, and each file
+/// is replaced by a rename (a hard link planted there is unlinked, not written into).
 fn write_tree(out_dir: &Path, desired: &crate::desired::Desired) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(crate::system::fs::DIR_MODE)
+        .create(out_dir)?;
+    let mut sys = RealSystem::new(out_dir);
     for a in &desired.artifacts {
-        // Paths are validated absolute and `..`-free by the compiler, so joining cannot escape.
-        let target = out_dir.join(a.path.trim_start_matches('/'));
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&target, &a.content)?;
-        set_mode(&target, a.mode)?;
+        // Paths are validated absolute and `..`-free by the compiler; the system checks again.
+        sys.write(&a.path, a.content.as_bytes(), a.mode)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", a.path)))?;
     }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_: &Path, _: u32) -> std::io::Result<()> {
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::Config;
 use super::Outcome;
-use crate::check::Checked;
+use crate::check::{Checked, ScriptWriters};
 use crate::desired::SpecSource;
 use crate::diag::json::Finding;
 use crate::diag::{Diagnostic, Diagnostics, Report, render_report};
@@ -100,12 +100,26 @@ pub(super) fn checked_into(
     let Some(text) = super::read_spec(spec_path, err)? else {
         return Ok(None);
     };
+    checked_text(config, spec_path, text, root, verbose, out, findings)
+}
+
+/// [`checked`] for a spec already read (`apply` reads its target before taking the lock).
+pub(super) fn checked_text(
+    config: &Config,
+    spec_path: &Path,
+    text: String,
+    root: &Path,
+    verbose: bool,
+    out: &mut dyn Write,
+    findings: Option<&mut Vec<Finding>>,
+) -> std::io::Result<Option<(Checked, SpecSource)>> {
     let (spec, mut diags) = crate::spec::parse(&text);
     let mut result = None;
     if let Some(spec) = spec {
         match crate::host::discover(root) {
             Ok(host) => {
-                let (checked, found) = crate::check::check(spec, host);
+                let scripts = script_writers(&spec, spec_path, root);
+                let (checked, found) = crate::check::check_with(spec, host, scripts);
                 diags.extend(found);
                 result = checked;
             }
@@ -154,4 +168,66 @@ pub(super) fn write_report(
     }
     let report = Report::new(&name, text, diags.sorted());
     out.write_all(render_report(&report, config.width, config.color).as_bytes())
+}
+
+/// Who besides root can change each of the spec's hook scripts, as found under the root (for
+/// `hook/script-writable`). A relative script is looked for beside the spec, as the hook tree
+/// runs it; one that does not resolve to an absolute path, or does not exist, is left out.
+fn script_writers(spec: &crate::spec::Spec, spec_path: &Path, root: &Path) -> ScriptWriters {
+    let mut out = ScriptWriters::new();
+    for hook in spec.vms.iter().flat_map(|vm| &vm.hooks) {
+        let written = Path::new(&hook.script.value);
+        let host_path = if written.is_absolute() {
+            written.to_path_buf()
+        } else {
+            spec_path.parent().unwrap_or(Path::new("")).join(written)
+        };
+        let Ok(below_root) = host_path.strip_prefix("/") else {
+            continue;
+        };
+        if let Some(who) = writer(root, below_root) {
+            out.insert(hook.script.value.clone(), who);
+        }
+    }
+    out
+}
+
+/// Who besides root can change `root`/`rel`, or rename it through a directory above it.
+fn writer(root: &Path, rel: &Path) -> Option<String> {
+    // Follows links: what matters is the file the hook executes.
+    let meta = std::fs::metadata(root.join(rel)).ok()?;
+    if let Some(why) = others_can_write(&meta, false) {
+        return Some(format!("/{} is {why}", rel.display()));
+    }
+    let mut dir = rel.parent();
+    while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(meta) = std::fs::metadata(root.join(d))
+            && let Some(why) = others_can_write(&meta, true)
+        {
+            return Some(format!("its directory /{} is {why}", d.display()));
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// Why a user other than root can write a file or directory: owned by another user, or
+/// writable by a group (other than root's) or by everyone. A sticky directory (`/tmp`) lets
+/// nobody replace what they do not own.
+fn others_can_write(meta: &std::fs::Metadata, is_dir: bool) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = meta.mode() & 0o7777;
+    let sticky = is_dir && mode & 0o1000 != 0;
+    if meta.uid() != 0 {
+        Some(format!("owned by uid {}", meta.uid()))
+    } else if mode & 0o002 != 0 && !sticky {
+        Some(format!("writable by everyone (mode {mode:04o})"))
+    } else if mode & 0o020 != 0 && meta.gid() != 0 && !sticky {
+        Some(format!(
+            "writable by group {} (mode {mode:04o})",
+            meta.gid()
+        ))
+    } else {
+        None
+    }
 }

@@ -99,53 +99,101 @@ fn write_json(out: &mut dyn Write, doc: &impl serde::Serialize) -> std::io::Resu
 /// The largest spec passplan reads; a host spec is a few kilobytes.
 const MAX_SPEC_BYTES: u64 = 1 << 20;
 
-/// Read a spec file, reporting why it cannot be read in words that name the fix.
-fn read_spec(path: &Path, err: &mut dyn Write) -> std::io::Result<Option<String>> {
+/// The largest saved plan `apply` reads (it carries the files' text before and after).
+const MAX_PLAN_BYTES: u64 = 16 << 20;
+
+/// Read a file of at most `limit` bytes, reporting why it cannot be read in words that name the
+/// fix (`noun` says what it is: "the spec"). The file is opened without waiting (a FIFO never
+/// blocks) and stat'ed through the open descriptor: anything but a regular file is refused
+/// before a byte is read, and no more than `limit` bytes are ever read, whatever the file
+/// grows to meanwhile. A link to a regular file is read: the spec's path is the user's choice.
+fn read_bounded(
+    path: &Path,
+    limit: u64,
+    noun: &str,
+    err: &mut dyn Write,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display();
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(crate::system::NON_BLOCK)
+        .open(path);
+    let mut file = match file {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             writeln!(
                 err,
-                "error: the spec `{shown}` does not exist; check the path"
+                "error: {noun} `{shown}` does not exist; check the path"
             )?;
             return Ok(None);
         }
         Err(e) => {
-            writeln!(err, "error: cannot read the spec `{shown}`: {e}")?;
+            writeln!(err, "error: cannot read {noun} `{shown}`: {e}")?;
             return Ok(None);
         }
     };
+    let meta = file.metadata()?;
     if !meta.is_file() {
         writeln!(
             err,
-            "error: the spec `{shown}` is not a regular file; give the path of a .kdl file"
+            "error: {noun} `{shown}` is not a regular file; give the path of a .kdl file"
         )?;
         return Ok(None);
     }
-    if meta.len() > MAX_SPEC_BYTES {
+    let too_big = |err: &mut dyn Write, len: u64| {
         writeln!(
             err,
-            "error: the spec `{shown}` is {} bytes; a spec larger than 1 MiB is refused",
-            meta.len()
+            "error: {noun} `{shown}` is {len} bytes; one larger than {} MiB is refused",
+            limit >> 20
+        )
+    };
+    if meta.len() > limit {
+        too_big(err, meta.len())?;
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    if let Err(e) = (&mut file).take(limit + 1).read_to_end(&mut bytes) {
+        writeln!(err, "error: cannot read {noun} `{shown}`: {e}")?;
+        return Ok(None);
+    }
+    if bytes.len() as u64 > limit {
+        too_big(err, bytes.len() as u64)?;
+        return Ok(None);
+    }
+    Ok(Some(bytes))
+}
+
+/// A spec's bytes as text, or why not.
+fn spec_text(path: &Path, bytes: Vec<u8>, err: &mut dyn Write) -> std::io::Result<Option<String>> {
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        writeln!(
+            err,
+            "error: the spec `{}` is {} bytes; one larger than 1 MiB is refused",
+            path.display(),
+            bytes.len()
         )?;
         return Ok(None);
     }
-    match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) => {
-                writeln!(
-                    err,
-                    "error: the spec `{shown}` is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
-                    e.utf8_error().valid_up_to()
-                )?;
-                Ok(None)
-            }
-        },
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
         Err(e) => {
-            writeln!(err, "error: cannot read the spec `{shown}`: {e}")?;
+            writeln!(
+                err,
+                "error: the spec `{}` is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            )?;
             Ok(None)
         }
+    }
+}
+
+/// Read a spec file, reporting why it cannot be read in words that name the fix.
+fn read_spec(path: &Path, err: &mut dyn Write) -> std::io::Result<Option<String>> {
+    match read_bounded(path, MAX_SPEC_BYTES, "the spec", err)? {
+        Some(bytes) => spec_text(path, bytes, err),
+        None => Ok(None),
     }
 }

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use super::Config;
 use super::Outcome;
+use crate::apply::journal::{JOURNAL_PATH, Journal};
+use crate::apply::lock::Lock;
 use crate::diag::json::Finding;
 use crate::hypervisor::Hypervisor;
 use crate::plan::{Plan, render};
@@ -56,9 +58,15 @@ fn connection_uri(args: &LibvirtArgs, spec_uri: Option<&str>, root: &Path) -> Op
 pub(super) type Computed = (Plan, Option<Box<dyn Hypervisor>>, crate::check::Checked);
 
 /// Compute a plan from a spec against a root: the shared front half of `plan` and `apply`.
+/// `text` is the spec, already read. The caller holds the lock (shared for `plan`).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the shared front half of plan and apply takes what each of them has read and where its output goes"
+)]
 pub(super) fn compute(
     config: &Config,
     spec: &Path,
+    text: String,
     root: &Path,
     libvirt: &LibvirtArgs,
     out: &mut dyn Write,
@@ -66,7 +74,7 @@ pub(super) fn compute(
     findings: Option<&mut Vec<Finding>>,
 ) -> std::io::Result<Option<Computed>> {
     let Some((checked, source)) =
-        super::check::checked_into(config, spec, root, false, out, err, findings)?
+        super::check::checked_text(config, spec, text, root, false, out, findings)?
     else {
         return Ok(None);
     };
@@ -177,11 +185,15 @@ pub(super) fn run(
     if args.json {
         return run_json(config, spec, root, args, out, err);
     }
-    let Some((plan, _, checked)) = compute(config, spec, root, &args.libvirt, out, err, None)?
+    let Some((text, lock)) = prelude(spec, root, err)? else {
+        return Ok(Outcome::Failure);
+    };
+    let Some((plan, _, checked)) =
+        compute(config, spec, text, root, &args.libvirt, out, err, None)?
     else {
         return Ok(Outcome::Failure);
     };
-    if !save(&plan, args, err)? {
+    if !settled(lock.as_ref(), root, err)? || !save(&plan, args, err)? {
         return Ok(Outcome::Failure);
     }
     if args.compact {
@@ -234,16 +246,27 @@ fn run_json(
     let mut findings = Vec::new();
     let mut tee = super::Tee::new(err);
     let mut human = Vec::new();
-    let computed = compute(
-        config,
-        spec,
-        root,
-        &args.libvirt,
-        &mut human,
-        &mut tee,
-        Some(&mut findings),
-    )?;
-    tee.write_all(&human)?;
+    let computed = match prelude(spec, root, &mut tee)? {
+        Some((text, lock)) => {
+            let computed = compute(
+                config,
+                spec,
+                text,
+                root,
+                &args.libvirt,
+                &mut human,
+                &mut tee,
+                Some(&mut findings),
+            )?;
+            tee.write_all(&human)?;
+            if settled(lock.as_ref(), root, &mut tee)? {
+                computed
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
     let saved = match &computed {
         Some((plan, _, _)) => save(plan, args, &mut tee)?,
         None => false,
@@ -289,7 +312,20 @@ fn save(plan: &Plan, args: &PlanArgs, err: &mut dyn Write) -> std::io::Result<bo
     };
     let mut bytes = serde_json::to_vec_pretty(plan).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
-    if let Err(e) = std::fs::write(file, bytes) {
+    // apply trusts a saved plan as much as root (docs/security.md): only its owner may write
+    // it, whatever the umask.
+    let saved = (|| {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(file)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(&bytes)
+    })();
+    if let Err(e) = saved {
         writeln!(
             err,
             "error: cannot save the plan to {}: {e}",
@@ -306,4 +342,55 @@ pub(super) fn canonical_root(root: &Path) -> String {
         .unwrap_or_else(|_| root.to_path_buf())
         .display()
         .to_string()
+}
+
+/// What every plan does before computing: read the spec, take the lock shared with other plans
+/// (never with an apply: a plan never reads a half-written tree), and refuse a tree an
+/// interrupted apply left half-written. `None` (with a message) when it cannot plan.
+fn prelude(
+    spec: &Path,
+    root: &Path,
+    err: &mut dyn Write,
+) -> std::io::Result<Option<(String, Option<Lock>)>> {
+    let Some(text) = super::read_spec(spec, err)? else {
+        return Ok(None);
+    };
+    let lock = match Lock::shared(root) {
+        Ok(lock) => lock,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(None);
+        }
+    };
+    // An apply that was killed among its files left them half-written: planning from them
+    // would show a diff against files about to be rolled back.
+    match Journal::load(&RealSystem::new(root)) {
+        Ok(Some(journal)) if !journal.files_done && !journal.rolled_back => {
+            writeln!(
+                err,
+                "error: apply {} was interrupted among its files and awaits recovery ({} records what it changed); run `passplan apply` (it rolls the interrupted apply back first, then plans) or `passplan rollback`, then plan again",
+                journal.apply, JOURNAL_PATH
+            )?;
+            Ok(None)
+        }
+        Ok(_) => Ok(Some((text, lock))),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(None)
+        }
+    }
+}
+
+/// Whether the tree stayed still while the plan read it: on a root where no apply ran there is
+/// no lock to share, so an apply that started meanwhile makes the plan refuse.
+fn settled(lock: Option<&Lock>, root: &Path, err: &mut dyn Write) -> std::io::Result<bool> {
+    if lock.is_none() && Lock::appeared(root) {
+        writeln!(
+            err,
+            "error: an apply started on {} while this plan read it; plan again when it is done",
+            root.display()
+        )?;
+        return Ok(false);
+    }
+    Ok(true)
 }

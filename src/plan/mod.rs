@@ -107,6 +107,10 @@ pub struct Plan {
     /// The libvirt connection the domain changes are for (absent for an offline root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub libvirt: Option<domains::LibvirtPlan>,
+    /// Commands an earlier apply set off that have not succeeded yet (they are in `steps`
+    /// too, and run again): the command and the apply that first set it off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<crate::system::state::PendingStep>,
 }
 
 impl Plan {
@@ -232,9 +236,15 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
             }
             _ => false,
         };
+        // A file edited in place keeps its mode (its owner, group and extended attributes are
+        // kept by the write itself): passplan owns some of its text, not the file.
+        let mode = match (&current, a.ownership) {
+            (Some(cur), Ownership::Edited) => cur.mode,
+            _ => a.mode,
+        };
         let action = match &current {
             None => Action::Create,
-            Some(cur) if cur.bytes == a.content.as_bytes() && cur.mode == a.mode => continue,
+            Some(cur) if cur.bytes == a.content.as_bytes() && cur.mode == mode => continue,
             Some(_) => Action::Update,
         };
         changes.push(Change {
@@ -243,7 +253,7 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
             before: current.as_ref().and_then(text),
             after: Some(a.content.clone()),
             mode_before: current.as_ref().map(|c| c.mode),
-            mode_after: Some(a.mode),
+            mode_after: Some(mode),
             ownership: a.ownership,
             reason: a.reason.clone(),
             drift,
@@ -285,6 +295,12 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
         .collect();
     if fired.contains(&Trigger::LibvirtReload) {
         steps.push(libvirt_reload());
+    }
+    // Commands an earlier apply set off and never finished: owed until they succeed.
+    for pending in &observed.state.pending {
+        if !steps.iter().any(|s| s.argv == pending.step.argv) {
+            steps.push(pending.step.clone());
+        }
     }
     let reboot_required = fired.contains(&Trigger::Reboot);
 
@@ -348,6 +364,7 @@ pub fn plan(desired: &Desired, observed: &Observed, host: &HostFacts) -> Plan {
         observed: observed_hashes,
         host: host_fingerprint(host),
         libvirt: None,
+        pending: observed.state.pending.clone(),
     }
 }
 

@@ -167,6 +167,19 @@ fn write_human(plan: &Plan, out: &mut dyn Write, color: bool, compact: bool) -> 
     if compact && !plan.changes.is_empty() {
         writeln!(out)?;
     }
+    for pending in &plan.pending {
+        writeln!(
+            out,
+            "{}! pending since apply {}: `{}` failed or did not finish; apply runs it again{}",
+            p.on(RED),
+            pending.since,
+            pending.step.argv.join(" "),
+            p.off()
+        )?;
+    }
+    if !plan.pending.is_empty() {
+        writeln!(out)?;
+    }
     if !plan.steps.is_empty() {
         writeln!(out, "Commands, in order:")?;
         for (i, step) in plan.steps.iter().enumerate() {

@@ -8,13 +8,16 @@
 //! running machine, so its `update-initramfs` must not run here), [`Recording`] passes through
 //! and keeps a log. `plan` reads through the same `System` that `apply` writes through.
 
+pub mod fs;
 pub mod state;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use self::fs::{Fault, copy_attributes, ensure_dir, link_refused, temp_name};
 
 /// A file as found: its bytes and permission bits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,18 +57,38 @@ pub trait System {
     fn remove(&mut self, path: &str) -> io::Result<()>;
     /// Run a command (never through a shell).
     fn run(&mut self, argv: &[String]) -> io::Result<CommandOutput>;
+    /// Remove passplan's temp files that killed applies left in `dir` (and below it when
+    /// `recursive`); only under the apply lock. Wrappers that pass writes through forward it;
+    /// the default (for wrappers that write nothing) removes nothing.
+    fn sweep_temp_files(&mut self, dir: &str, recursive: bool) -> io::Result<usize> {
+        let _ = (dir, recursive);
+        Ok(0)
+    }
 }
 
 /// The real machine (or a directory standing for one), under `root`.
 #[derive(Debug, Clone)]
 pub struct RealSystem {
     root: PathBuf,
+    /// Writes done so far (for the test-only fault hook).
+    writes: usize,
+    /// Where a debug build stops itself (`PASSPLAN_TEST_FAULT`); `None` in release builds.
+    fault: Option<Fault>,
 }
 
 impl RealSystem {
     /// A system rooted at `root` (`/` for the live machine).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            writes: 0,
+            fault: Fault::from_env(),
+        }
+    }
+
+    /// The root.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Map a host path under the root, refusing paths that could leave it and any symlink
@@ -80,16 +103,8 @@ impl RealSystem {
         let mut current = self.root.clone();
         for component in path[1..].split('/') {
             current.push(component);
-            match fs::symlink_metadata(&current) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        format!(
-                            "refusing to go through the symbolic link {}: passplan does not follow links it did not make",
-                            current.display()
-                        ),
-                    ));
-                }
+            match std::fs::symlink_metadata(&current) {
+                Ok(meta) if meta.file_type().is_symlink() => return Err(link_refused(&current)),
                 _ => {}
             }
         }
@@ -98,9 +113,17 @@ impl RealSystem {
 }
 
 impl System for RealSystem {
+    fn sweep_temp_files(&mut self, dir: &str, recursive: bool) -> io::Result<usize> {
+        let full = self.map(dir)?;
+        match std::fs::symlink_metadata(&full) {
+            Ok(meta) if meta.is_dir() => fs::sweep_temp_files(&full, recursive),
+            _ => Ok(0),
+        }
+    }
+
     fn read(&self, path: &str) -> io::Result<Option<FileState>> {
         let full = self.map(path)?;
-        match fs::symlink_metadata(&full) {
+        match std::fs::symlink_metadata(&full) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
             Ok(meta) if !meta.is_file() => Err(io::Error::new(
@@ -108,7 +131,7 @@ impl System for RealSystem {
                 format!("{} is not a regular file", full.display()),
             )),
             Ok(meta) => Ok(Some(FileState {
-                bytes: fs::read(&full)?,
+                bytes: std::fs::read(&full)?,
                 mode: meta.permissions().mode() & 0o7777,
             })),
         }
@@ -116,39 +139,80 @@ impl System for RealSystem {
 
     fn write(&mut self, path: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
         let full = self.map(path)?;
-        let dir = full
-            .parent()
-            .ok_or_else(|| io::Error::other("no parent directory"))?;
-        fs::create_dir_all(dir)?;
+        let rel = Path::new(&path[1..]);
+        // Every missing directory is made with an explicit mode, checked with lstat on the way.
+        let dir = ensure_dir(&self.root, rel.parent().unwrap_or(Path::new("")))?;
         // Re-check after creating directories: nothing along the path may be a link.
         self.map(path)?;
         let name = full
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.passplan-tmp-{}", std::process::id()));
+        // The file being replaced, if any: an edit keeps its owner, group and attributes.
+        let existing = match OpenOptions::new()
+            .read(true)
+            .custom_flags(NO_FOLLOW | NON_BLOCK)
+            .open(&full)
+        {
+            Ok(file) if file.metadata()?.is_file() => Some(file),
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is not a regular file", full.display()),
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        self.writes += 1;
+        let write = self.writes;
+        // An unpredictable name: a planted or leftover file cannot be guessed or collide.
+        let (tmp, mut file) = {
+            let mut attempt = 0;
+            loop {
+                let tmp = dir.join(temp_name(&name));
+                match OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .custom_flags(NO_FOLLOW)
+                    .mode(mode & 0o777)
+                    .open(&tmp)
+                {
+                    Ok(file) => break (tmp, file),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 8 => {
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
         let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&tmp)?;
             file.write_all(bytes)?;
-            // The mode given to open() is filtered by the umask; set it exactly.
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
+            if let Some(existing) = &existing {
+                copy_attributes(existing, &file)?;
+            }
+            // The mode given to open() is filtered by the umask (and chown clears set-id
+            // bits); set it exactly, last.
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
             file.sync_all()?;
-            fs::rename(&tmp, &full)?;
-            File::open(dir)?.sync_all()
+            if let Some(fault) = self.fault {
+                fault.hit(write, false);
+            }
+            std::fs::rename(&tmp, &full)?;
+            if let Some(fault) = self.fault {
+                fault.hit(write, true);
+            }
+            File::open(&dir)?.sync_all()
         })();
         if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(&tmp);
         }
         result
     }
 
     fn remove(&mut self, path: &str) -> io::Result<()> {
         let full = self.map(path)?;
-        match fs::remove_file(&full) {
+        match std::fs::remove_file(&full) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             other => other,
         }
@@ -284,6 +348,9 @@ impl<S: System> Offline<S> {
 }
 
 impl<S: System> System for Offline<S> {
+    fn sweep_temp_files(&mut self, dir: &str, recursive: bool) -> io::Result<usize> {
+        self.inner.sweep_temp_files(dir, recursive)
+    }
     fn read(&self, path: &str) -> io::Result<Option<FileState>> {
         self.inner.read(path)
     }
@@ -327,6 +394,9 @@ impl<S: System> Recording<S> {
 }
 
 impl<S: System> System for Recording<S> {
+    fn sweep_temp_files(&mut self, dir: &str, recursive: bool) -> io::Result<usize> {
+        self.inner.sweep_temp_files(dir, recursive)
+    }
     fn read(&self, path: &str) -> io::Result<Option<FileState>> {
         self.inner.read(path)
     }
@@ -356,6 +426,9 @@ impl<S: System> System for Recording<S> {
 }
 
 impl<S: System + ?Sized> System for &mut S {
+    fn sweep_temp_files(&mut self, dir: &str, recursive: bool) -> io::Result<usize> {
+        (**self).sweep_temp_files(dir, recursive)
+    }
     fn read(&self, path: &str) -> io::Result<Option<FileState>> {
         (**self).read(path)
     }
@@ -369,6 +442,11 @@ impl<S: System + ?Sized> System for &mut S {
         (**self).run(argv)
     }
 }
+
+/// `O_NOFOLLOW`: opening a symbolic link fails instead of following it.
+pub const NO_FOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits().cast_signed();
+/// `O_NONBLOCK`: opening a FIFO never waits for a writer.
+pub const NON_BLOCK: i32 = rustix::fs::OFlags::NONBLOCK.bits().cast_signed();
 
 /// Whether `root` is the running machine's `/`.
 pub fn is_live_root(root: &Path) -> bool {
@@ -393,7 +471,7 @@ mod tests {
                 mode: 0o755
             }
         );
-        let leftovers: Vec<_> = fs::read_dir(dir.path().join("etc/libvirt/hooks"))
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("etc/libvirt/hooks"))
             .unwrap()
             .collect();
         assert_eq!(leftovers.len(), 1, "no temp file left behind");
@@ -406,7 +484,7 @@ mod tests {
     fn refuses_symlinks_and_escapes() {
         let dir = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
-        fs::create_dir_all(dir.path().join("etc/libvirt")).unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/libvirt")).unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("etc/libvirt/hooks")).unwrap();
         let mut sys = RealSystem::new(dir.path());
         let err = sys
@@ -414,7 +492,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
         assert!(
-            fs::read_dir(outside.path()).unwrap().next().is_none(),
+            std::fs::read_dir(outside.path()).unwrap().next().is_none(),
             "nothing written through the link"
         );
         assert!(sys.write("/etc/../x", b"x", 0o644).is_err());

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::System;
-use crate::desired::Ownership;
+use crate::desired::{Ownership, Step};
 
 /// Where the state lives.
 pub const STATE_PATH: &str = "/var/lib/passplan/state.json";
@@ -40,6 +40,20 @@ pub struct State {
     /// asks for is removed, and one passplan never wrote is never touched).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub kernel_tokens: BTreeSet<String>,
+    /// Commands an apply set off that have not succeeded yet (one failed, or the apply stopped
+    /// before running them): the next plan shows them and the next apply runs them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingStep>,
+}
+
+/// A command still owed to the machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingStep {
+    /// The command, as the plan had it.
+    pub step: Step,
+    /// The apply that first set it off.
+    pub since: u64,
 }
 
 /// One managed file.
@@ -123,6 +137,11 @@ impl State {
                     why: format!("bad hash for {path}"),
                 });
             }
+        }
+        if let Some(bad) = state.pending.iter().find(|p| p.step.argv.is_empty()) {
+            return Err(StateError::Invalid {
+                why: format!("an empty pending command since apply {}", bad.since),
+            });
         }
         Ok(state)
     }

@@ -1,7 +1,7 @@
 //! Plan and apply against copies of the example hosts: convergence (apply, then plan shows no
 //! changes), the golden build trees as the expected result, saved and stale plans, drift,
-//! removal, rollback, the lock, and fault injection — a failing command, a write error, and a
-//! crash after every single step.
+//! removal, rollback, the lock, and fault injection — a failing command (owed until it
+//! succeeds), a full disk at every write, and a crash after every single step.
 
 use std::io;
 use std::path::Path;
@@ -382,6 +382,7 @@ fn a_failing_command_stops_with_files_in_place_and_the_journal_kept() {
     let root = write_seed(&host);
     let spec = example_spec(name);
     let plan = plan_for(root.path(), &spec);
+    assert!(!plan.steps.is_empty(), "the example runs commands");
     let mut sys = Faulty::new(RealSystem::new(root.path()));
     sys.fail_commands = true;
     let err = apply::apply(&mut sys, &plan, Options::default(), &mut io::sink()).unwrap_err();
@@ -396,31 +397,114 @@ fn a_failing_command_stops_with_files_in_place_and_the_journal_kept() {
         plan.changes.len(),
         "the state records the files that are in place"
     );
-    // Fixing the cause and applying again converges.
+    // The failed command (and those after it) are owed: recorded in the state…
+    let failed = &plan.steps[0].argv;
+    assert_eq!(
+        state.pending.iter().map(|p| &p.step).collect::<Vec<_>>(),
+        plan.steps.iter().collect::<Vec<_>>(),
+        "every command not yet succeeded is pending"
+    );
+    assert!(state.pending.iter().all(|p| p.since == state.last_apply));
+    // …shown by the next plan, which runs them again though the files are in place…
     let again = plan_for(root.path(), &spec);
     assert!(again.changes.is_empty(), "files are already in place");
+    assert_eq!(again.steps, plan.steps, "the owed commands come back");
+    let mut shown = Vec::new();
+    passplan::plan::render::human(&again, &mut shown, false).unwrap();
+    let shown = String::from_utf8(shown).unwrap();
+    assert!(
+        shown.contains(&format!(
+            "! pending since apply {}: `{}` failed",
+            state.last_apply,
+            failed.join(" ")
+        )),
+        "{shown}"
+    );
+    // …stay owed while they keep failing…
+    let mut sys = Faulty::new(RealSystem::new(root.path()));
+    sys.fail_commands = true;
+    let err = apply::apply(&mut sys, &again, Options::default(), &mut io::sink()).unwrap_err();
+    assert!(matches!(err, ApplyError::Command { .. }), "{err}");
+    assert_eq!(plan_for(root.path(), &spec).steps, plan.steps);
+    // …and are done once they succeed (here: recorded as run, the root being offline).
+    let mut sys = Faulty::new(Offline::new(RealSystem::new(root.path())));
+    let report = apply::apply(&mut sys, &again, Options::default(), &mut io::sink()).unwrap();
+    assert_eq!(report.files, 0);
+    assert_eq!(report.skipped, plan.steps.len(), "every owed command ran");
+    assert!(
+        State::load(&RealSystem::new(root.path()))
+            .unwrap()
+            .pending
+            .is_empty()
+    );
+    assert!(!plan_for(root.path(), &spec).has_changes(), "converged");
 }
 
 #[test]
-fn a_write_error_mid_apply_rolls_everything_back() {
+fn a_full_disk_at_any_write_is_contained() {
     let (name, host) = all_seeds().remove(2);
-    let root = write_seed(&host);
     let spec = example_spec(name);
-    let plan = plan_for(root.path(), &spec);
-    let before = user_files(root.path());
-    // Write 1 is the journal; fail the sixth write, a few files in.
-    let mut sys = Faulty::new(RealSystem::new(root.path()));
-    sys.fail_write_at = Some(6);
-    let err = apply::apply(&mut sys, &plan, Options::default(), &mut io::sink()).unwrap_err();
+    let probe = write_seed(&host);
+    let plan = plan_for(probe.path(), &spec);
+    // Count the operations of a whole apply, then make each write in turn fail as on a full
+    // disk: backups, journal entries, the files, the state, the final journal write, and the
+    // bookkeeping of the commands after it.
+    let mut counter = Faulty::new(Offline::new(RealSystem::new(probe.path())));
+    apply::apply(&mut counter, &plan, Options::default(), &mut io::sink()).unwrap();
+    let mut failed = 0;
+    for n in 1..=counter.ops {
+        let root = write_seed(&host);
+        let before = user_files(root.path());
+        let plan = plan_for(root.path(), &spec);
+        let mut sys = Faulty::new(Offline::new(RealSystem::new(root.path())));
+        sys.fail_write_at = Some(n);
+        match apply::apply(&mut sys, &plan, Options::default(), &mut io::sink()) {
+            // The n-th operation was a command or a removal, not a write.
+            Ok(_) => {}
+            Err(ApplyError::Rolledback { what, unrestored }) => {
+                failed += 1;
+                assert!(
+                    unrestored.is_empty(),
+                    "write {n}: every file was restored, none claimed lost: {unrestored:?}"
+                );
+                assert!(
+                    what.contains("No space left") && what.contains('/'),
+                    "write {n}: the message names the file and the cause: {what}"
+                );
+                assert_eq!(
+                    user_files(root.path()),
+                    before,
+                    "write {n}: the machine is as it was"
+                );
+                assert!(
+                    !apply::recover(&mut RealSystem::new(root.path())).unwrap(),
+                    "write {n}: nothing left to recover"
+                );
+            }
+            Err(ApplyError::State(e)) => {
+                // After the files are done: only the record of the commands that ran failed,
+                // so they are still owed and run again next time.
+                failed += 1;
+                assert!(e.to_string().contains("No space left"), "write {n}: {e}");
+                let journal = apply::journal::Journal::load(&RealSystem::new(root.path()))
+                    .unwrap()
+                    .unwrap();
+                assert!(journal.files_done, "write {n}");
+            }
+            Err(e) => panic!("write {n}: not contained: {e}"),
+        }
+        State::load(&RealSystem::new(root.path())).expect("the state file is never corrupt");
+        apply_offline(root.path(), &plan_for(root.path(), &spec), false)
+            .unwrap_or_else(|e| panic!("write {n}: the next apply fails: {e}"));
+        assert!(
+            !plan_for(root.path(), &spec).has_changes(),
+            "write {n}: does not converge"
+        );
+    }
     assert!(
-        matches!(&err, ApplyError::Rolledback { unrestored, .. } if unrestored.is_empty()),
-        "{err}"
+        failed > plan.changes.len(),
+        "every write was a failure point"
     );
-    assert!(err.to_string().contains("No space left"), "{err}");
-    assert_eq!(user_files(root.path()), before, "the machine is as it was");
-    State::load(&RealSystem::new(root.path())).expect("the state file is never corrupt");
-    apply_offline(root.path(), &plan_for(root.path(), &spec), false).unwrap();
-    assert!(!plan_for(root.path(), &spec).has_changes());
 }
 
 #[test]

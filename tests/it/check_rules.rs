@@ -924,6 +924,76 @@ fn storage_relative_path() {
 }
 
 #[test]
+fn hook_script_writable() {
+    // The binary gathers who can write the scripts (a rule never reads the disk), so this case
+    // runs `passplan check` on a tree holding them.
+    use std::os::unix::fs::PermissionsExt as _;
+    if !rustix::process::geteuid().is_root() {
+        println!("SKIPPED: giving a file to another user needs root");
+        return;
+    }
+    let root = write_seed(&workstation());
+    let bin = root.path().join("usr/local/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mut spec = WORKSTATION.to_owned();
+    let cases = [
+        ("safe.sh", 0, 0o755, None),
+        ("alice.sh", 1000, 0o755, Some("owned by uid 1000")),
+        ("anyone.sh", 0, 0o777, Some("writable by everyone")),
+    ];
+    for (name, uid, mode, _) in cases {
+        let script = bin.join(name);
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::os::unix::fs::chown(&script, Some(uid), Some(0)).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(mode)).unwrap();
+        spec = spec.replacen(
+            "    usb \"046d:c52b\"\n",
+            &format!("    usb \"046d:c52b\"\n    hook \"prepare/begin\" script=\"/usr/local/bin/{name}\"\n"),
+            1,
+        );
+    }
+    // A root-owned script in a directory another user may write can be replaced.
+    let shared = root.path().join("srv/shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(shared.join("x.sh"), "#!/bin/sh\n").unwrap();
+    spec = spec.replacen(
+        "    usb \"046d:c52b\"\n",
+        "    usb \"046d:c52b\"\n    hook \"release/end\" script=\"/srv/shared/x.sh\"\n",
+        1,
+    );
+    let file = root.path().join("host.kdl");
+    std::fs::write(&file, &spec).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_passplan"))
+        .args(["check", "--no-color"])
+        .env("COLUMNS", "400")
+        .arg(&file)
+        .arg("--root")
+        .arg(root.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning does not fail: {stdout}"
+    );
+    assert_eq!(
+        stdout.matches("hook/script-writable").count(),
+        3,
+        "alice.sh, anyone.sh and the shared directory, not safe.sh: {stdout}"
+    );
+    for fact in [
+        "/usr/local/bin/alice.sh is owned by uid 1000",
+        "/usr/local/bin/anyone.sh is writable by everyone",
+        "its directory /srv/shared is writable by everyone",
+    ] {
+        assert!(stdout.contains(fact), "{fact}: {stdout}");
+    }
+    assert!(!stdout.contains("safe.sh is"), "{stdout}");
+}
+
+#[test]
 fn every_rule_has_a_failing_case_here() {
     let source = include_str!("check_rules.rs");
     for rule in passplan::check::rules::RULES {

@@ -733,3 +733,254 @@ fn discovery_spawns_nothing() {
         );
     }
 }
+
+fn apply_args<'a>(spec: &'a Path, root: &'a Path) -> Vec<&'a std::ffi::OsStr> {
+    vec![
+        "apply".as_ref(),
+        spec.as_os_str(),
+        "--yes".as_ref(),
+        "--root".as_ref(),
+        root.as_os_str(),
+    ]
+}
+
+#[test]
+fn a_lock_planted_as_a_link_is_refused_by_apply_and_plan() {
+    let spec = crate_dir().join("examples/seed-003/host.kdl");
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("shadow");
+    fs::write(&victim, "root:secret\n").unwrap();
+    for planted in ["the lock", "its directory"] {
+        let root = write_seed(&seed003());
+        fs::create_dir_all(root.path().join("var/lib")).unwrap();
+        let lock = root.path().join(passplan::apply::lock::LOCK_PATH);
+        if planted == "the lock" {
+            fs::create_dir_all(lock.parent().unwrap()).unwrap();
+            symlink(&victim, &lock).unwrap();
+        } else {
+            symlink(outside.path(), lock.parent().unwrap()).unwrap();
+        }
+        let before = everything(root.path());
+        let plan = passplan(&[
+            "plan".as_ref(),
+            spec.as_os_str(),
+            "--root".as_ref(),
+            root.path().as_os_str(),
+        ]);
+        for (command, out) in [
+            ("apply", passplan(&apply_args(&spec, root.path()))),
+            ("plan", plan),
+        ] {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{planted}, {command}: {stderr}");
+            assert!(
+                stderr.contains("symbolic link") && stderr.contains("var/lib/passplan"),
+                "{planted}, {command}: the message names the link: {stderr}"
+            );
+        }
+        assert_eq!(
+            everything(root.path()),
+            before,
+            "{planted}: nothing written"
+        );
+        assert_eq!(
+            fs::read_to_string(&victim).unwrap(),
+            "root:secret\n",
+            "{planted}"
+        );
+        assert_eq!(
+            everything(outside.path()),
+            vec!["shadow".to_owned()],
+            "{planted}: nothing made outside the root"
+        );
+    }
+}
+
+#[test]
+fn apply_refuses_a_target_that_is_not_a_regular_file_before_taking_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero = dir.path().join("zero.kdl");
+    symlink("/dev/zero", &zero).unwrap();
+    let fifo = dir.path().join("fifo.kdl");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let huge = dir.path().join("huge.kdl");
+    fs::write(&huge, vec![b' '; (1 << 20) + 1]).unwrap();
+    for (target, why) in [
+        (&zero, "not a regular file"),
+        (&fifo, "not a regular file"),
+        (&huge, "larger than 1 MiB"),
+    ] {
+        let root = write_seed(&seed003());
+        let out = passplan(&apply_args(target, root.path()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {stderr}", target.display());
+        assert!(stderr.contains(why), "{}: {stderr}", target.display());
+        assert!(
+            !root.path().join("var/lib/passplan").exists(),
+            "{}: refused before the lock was taken",
+            target.display()
+        );
+    }
+}
+
+#[test]
+fn build_out_never_writes_through_links() {
+    let spec = crate_dir().join("examples/seed-003/host.kdl");
+    let root = write_seed(&seed003());
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("shadow");
+    let file = "etc/modprobe.d/passplan-vfio.conf";
+    for planted in ["a directory link", "a file link", "a hard link"] {
+        fs::write(&victim, "root:secret\n").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+        let out_dir = tempfile::tempdir().unwrap();
+        let target = out_dir.path().join(file);
+        fs::create_dir_all(out_dir.path().join("etc")).unwrap();
+        match planted {
+            "a directory link" => symlink(outside.path(), target.parent().unwrap()).unwrap(),
+            "a file link" => {
+                fs::create_dir_all(target.parent().unwrap()).unwrap();
+                symlink(&victim, &target).unwrap();
+            }
+            _ => {
+                fs::create_dir_all(target.parent().unwrap()).unwrap();
+                fs::hard_link(&victim, &target).unwrap();
+            }
+        }
+        let out = passplan(&[
+            "build".as_ref(),
+            spec.as_os_str(),
+            "--root".as_ref(),
+            root.path().as_os_str(),
+            "--out".as_ref(),
+            out_dir.path().as_os_str(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if planted == "a hard link" {
+            // The file is replaced by a rename: the link is broken, never written into.
+            assert_eq!(out.status.code(), Some(0), "{planted}: {stderr}");
+            assert_ne!(fs::read_to_string(&target).unwrap(), "root:secret\n");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{planted}: {stderr}");
+            assert!(stderr.contains("symbolic link"), "{planted}: {stderr}");
+        }
+        assert_eq!(
+            fs::read_to_string(&victim).unwrap(),
+            "root:secret\n",
+            "{planted}: the file behind the link is untouched"
+        );
+        assert_eq!(
+            fs::metadata(&victim).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{planted}: and keeps its mode"
+        );
+        assert_eq!(
+            everything(outside.path()),
+            vec!["shadow".to_owned()],
+            "{planted}: nothing made outside OUT"
+        );
+    }
+}
+
+/// Every directory and file under `dir` (itself included) that a group or others may write.
+fn writable_by_others(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let meta = fs::symlink_metadata(&d).unwrap();
+        if meta.permissions().mode() & 0o022 != 0 {
+            found.push(format!("{} {:o}", d.display(), meta.permissions().mode()));
+        }
+        if meta.is_dir() {
+            todo.extend(fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    found
+}
+
+#[test]
+fn permissions_never_depend_on_the_callers_umask() {
+    let spec = crate_dir().join("examples/workstation/host.kdl");
+    let root = write_seed(&workstation());
+    let hooks = root.path().join("etc/libvirt/hooks");
+    assert!(!hooks.exists(), "the hooks directory is made by the apply");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_passplan"))
+        .args(apply_args(&spec, root.path()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(hooks.join("qemu").exists(), "the apply wrote the hooks");
+    // A saved plan is trusted as root: only its owner may write it.
+    let saved = root.path().join("saved-plan.json");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_passplan"))
+        .args(["plan".as_ref(), spec.as_os_str(), "--root".as_ref()])
+        .arg(root.path())
+        .arg("-o")
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::metadata(&saved).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the saved plan"
+    );
+    for dir in [hooks, root.path().join("var/lib/passplan")] {
+        assert_eq!(
+            writable_by_others(&dir),
+            Vec::<String>::new(),
+            "written under umask 000"
+        );
+    }
+}
+
+#[test]
+fn applying_to_the_running_machine_without_root_is_refused() {
+    use std::os::unix::process::CommandExt as _;
+    let spec = crate_dir().join("examples/workstation/host.kdl");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_passplan"));
+    cmd.args([
+        "apply".as_ref(),
+        spec.as_os_str(),
+        "--yes".as_ref(),
+        "--root".as_ref(),
+        "/".as_ref(),
+    ]);
+    if rustix::process::geteuid().is_root() {
+        // Drop to nobody for this one process.
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("needs root") && stderr.contains("sudo"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("lock"),
+        "refused before the lock: {stderr}"
+    );
+}

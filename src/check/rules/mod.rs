@@ -29,6 +29,7 @@ mod device_mismatch;
 mod device_not_gpu;
 mod display_boot_gpu;
 mod display_none_left;
+mod hook_script_writable;
 mod host_file_too_large;
 mod host_iommu_off;
 mod host_no_kvm;
@@ -131,6 +132,7 @@ rules![
     memory_static_too_large,
     memory_overcommit,
     hyperv_vendor_id,
+    hook_script_writable,
 ];
 
 /// The rule with this code.
