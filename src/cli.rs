@@ -45,6 +45,9 @@ enum CommandArgs {
         /// Where to write the files (as they would land on the host).
         #[arg(long, value_name = "OUT")]
         out: PathBuf,
+        /// Write into OUT even when it holds files an earlier build did not write.
+        #[arg(long)]
+        force: bool,
     },
     /// Show what apply would change: files as diffs, commands in order, reboot.
     Plan {
@@ -164,7 +167,17 @@ where
         .unwrap_or(100);
     let command = match args.command {
         CommandArgs::Check { spec, root, json } => Command::Check { spec, root, json },
-        CommandArgs::Build { spec, root, out } => Command::Build { spec, root, out },
+        CommandArgs::Build {
+            spec,
+            root,
+            out,
+            force,
+        } => Command::Build {
+            spec,
+            root,
+            out,
+            force,
+        },
         CommandArgs::Plan {
             spec,
             root,

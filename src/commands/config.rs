@@ -26,6 +26,8 @@ pub enum Command {
         root: PathBuf,
         /// Output directory.
         out: PathBuf,
+        /// Write even where files of others are.
+        force: bool,
     },
     /// `passplan plan`.
     Plan {

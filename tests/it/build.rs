@@ -64,7 +64,13 @@ fn golden_view(desired: &Desired) -> BTreeMap<String, String> {
         })
         .collect();
     let _ = writeln!(manifest, "kernel: {}", tokens.join(" "));
-    for s in &desired.steps {
+    // The commands these files set off (a step no file sets off runs only when a removal does).
+    for s in desired.steps.iter().filter(|s| {
+        desired
+            .artifacts
+            .iter()
+            .any(|a| a.triggers.contains(&s.trigger))
+    }) {
         let _ = writeln!(manifest, "run ({:?}): {}", s.trigger, s.argv.join(" "));
     }
     for n in &desired.notes {

@@ -384,3 +384,88 @@ fn binding_at_vm_start_instead_of_boot_takes_vfio_out_of_the_initramfs_and_rebui
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
+
+#[test]
+fn build_out_is_a_fresh_read_only_view() {
+    let tmp = tempfile::tempdir().unwrap();
+    let build = |example: &str, out: &str, extra: &[&str]| {
+        let spec = manifest().join("examples").join(example).join("host.kdl");
+        let root = manifest().join("examples").join(example).join("root");
+        let mut args = vec![
+            "build",
+            spec.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        let out = passplan(tmp.path(), &args);
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let files = |dir: &Path| {
+        let mut found = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else {
+                    found.push(p.strip_prefix(dir).unwrap().display().to_string());
+                }
+            }
+        }
+        found.sort();
+        found
+    };
+    // A second build into the same OUT replaces the first: nothing of the workstation's build
+    // is left once seed-001's is written.
+    let (code, _, stderr) = build("workstation", "out", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let first = files(&tmp.path().join("out"));
+    let (code, _, stderr) = build("seed-001", "out", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let second = files(&tmp.path().join("out"));
+    let fresh = tempfile::tempdir().unwrap();
+    let fresh_out = fresh.path().join("out");
+    let (code, _, stderr) = build("seed-001", fresh_out.to_str().unwrap(), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        second,
+        files(&fresh_out),
+        "the same as a build into a new directory"
+    );
+    assert_ne!(
+        first, second,
+        "the examples differ, so the check means something"
+    );
+
+    // A directory holding someone else's files is refused, and nothing is written there.
+    let theirs = tmp.path().join("theirs");
+    fs::create_dir_all(&theirs).unwrap();
+    fs::write(theirs.join("notes.txt"), "mine\n").unwrap();
+    let (code, _, stderr) = build("seed-001", "theirs", &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(files(&theirs), vec!["notes.txt".to_owned()]);
+    // With --force the build goes in beside them, and theirs stay.
+    let (code, _, stderr) = build("seed-001", "theirs", &["--force"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        fs::read_to_string(theirs.join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+
+    // The host root itself, or a directory inside it, is never an output directory.
+    let root = manifest().join("examples/seed-001/root");
+    for out in [root.clone(), root.join("etc/build")] {
+        let (code, _, stderr) = build("seed-001", out.to_str().unwrap(), &["--force"]);
+        assert_eq!(code, Some(1), "{}: {stderr}", out.display());
+        assert!(stderr.contains("host root"), "{stderr}");
+    }
+    assert!(!root.join("etc/build").exists());
+}

@@ -328,3 +328,56 @@ proptest! {
         }
     }
 }
+
+/// The i9-14900K as its owner's `lscpu --all --extended` shows it
+/// (`shared/realworld/lscpu/intel-i9-14900K_lscpu-all-extended_unknown-repo.txt`): 8 P-cores
+/// with SMT as CPUs 0-15 (cores 0-7, each its own L2; 5.7 GHz, 6.0 GHz on cores 4-5), 16 E-cores
+/// as CPUs 16-31 (cores 8-23, one L2 per four, 4.4 GHz), one L3, one node — and, as on older
+/// kernels, no `/sys/devices/cpu_core` or `cpu_atom`.
+fn i9_14900k() -> HostFacts {
+    let all: Vec<u32> = (0..32).collect();
+    let mut cpus = Vec::new();
+    for id in 0..32u32 {
+        let (core, siblings) = if id < 16 {
+            (id / 2, vec![id & !1, id | 1])
+        } else {
+            (id - 8, vec![id])
+        };
+        cpus.push(cpu(id, 0, core, &siblings, &all, 0));
+    }
+    discover(cpus, |host| {
+        host.hybrid = None;
+        host.topology_cluster = true;
+        for id in 0..32u32 {
+            let (cluster, khz) = if id < 16 {
+                let mhz = if (8..12).contains(&id) { 6000 } else { 5700 };
+                (vec![id & !1, id | 1], mhz * 1000)
+            } else {
+                let first = 16 + (id - 16) / 4 * 4;
+                ((first..first + 4).collect(), 4_400_000)
+            };
+            host.cluster_by_cpu.insert(id, cluster);
+            host.max_khz_by_cpu.insert(id, khz);
+        }
+    })
+}
+
+#[test]
+fn i9_14900k_without_pmu_directories_keeps_p_and_e_apart() {
+    let host = i9_14900k();
+    assert_eq!(host.core_kinds, passplan::host::CoreKindSource::Topology);
+    for cpu in &host.cpus {
+        let want = if cpu.id < 16 {
+            CoreKind::Performance
+        } else {
+            CoreKind::Efficiency
+        };
+        assert_eq!(cpu.kind, want, "CPU {}", cpu.id);
+    }
+    // Eight vCPUs as four SMT pairs: P-cores only, never an E-core among them; the emulator
+    // goes to an E-core the guest does not use.
+    let p = one(&host, auto("g", 8));
+    assert_eq!(kinds(&host, &p), BTreeSet::from(["Performance".to_owned()]));
+    assert_eq!((p.topology.cores, p.topology.threads), (4, 2));
+    assert!(p.emulator.iter().all(|c| c >= 16), "{}", p.emulator);
+}

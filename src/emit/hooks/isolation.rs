@@ -44,11 +44,7 @@ pub(super) fn scripts(cx: &Context<'_>, vm: &Vm, notes: &mut Vec<String>) -> Vec
     let pinned: CpuSet = pins.into_iter().collect();
     let host = online.difference(&pinned);
     if host.is_empty() {
-        notes.push(format!(
-            "VM {}: its pins cover every online CPU, so nothing is left for the host; no \
-             isolation hooks ({from})",
-            vm.name.value
-        ));
+        // Nothing is left for the host: `check` warns (cpu/no-host-cpu); no hooks to write.
         return Vec::new();
     }
     // CpuSet's Display is the kernel's canonical list (`0-5,12-17`): digits, `-` and `,` only.
