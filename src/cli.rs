@@ -119,6 +119,12 @@ enum CommandArgs {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+        /// Only list what would be restored.
+        #[arg(long)]
+        dry_run: bool,
+        /// libvirt connection URI for the domains the apply changed (default: the one it used).
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
     },
     /// Give the display back after a single-GPU handoff whose automatic release failed: runs
     /// the VM's handoff release script, which undoes the steps recorded under /run/passplan/.
@@ -228,7 +234,17 @@ where
                 },
             },
         },
-        CommandArgs::Rollback { root, yes } => Command::Rollback { root, yes },
+        CommandArgs::Rollback {
+            root,
+            yes,
+            dry_run,
+            connect,
+        } => Command::Rollback {
+            root,
+            yes,
+            dry_run,
+            connect,
+        },
         CommandArgs::Host { root, json, spec } => Command::Host { root, json, spec },
         CommandArgs::Explain { code } => Command::Explain { code },
         CommandArgs::Handback { vm, root } => Command::Handback { vm, root },

@@ -22,8 +22,29 @@ pub struct Journal {
     pub entries: Vec<Entry>,
     /// Whether every file change finished (commands may still have failed after).
     pub files_done: bool,
-    /// Whether the apply was rolled back.
+    /// Whether the apply was rolled back, every file and domain restored.
     pub rolled_back: bool,
+    /// A rollback that began and did not restore everything: the next apply (or `rollback`)
+    /// tries again before anything else, and nothing proceeds over un-restored files.
+    #[serde(default)]
+    pub rollback_incomplete: bool,
+    /// The libvirt domains this apply defined or undefined, each with its definition before,
+    /// in order; recorded before each define, so a rollback restores them too.
+    #[serde(default)]
+    pub domains: Vec<DomainEntry>,
+    /// The libvirt connection those domains are on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+}
+
+/// One domain change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainEntry {
+    /// The domain.
+    pub name: String,
+    /// Its inactive definition before the change; `None` when it was not defined.
+    pub previous: Option<String>,
 }
 
 /// One file change.
@@ -91,7 +112,10 @@ impl Journal {
                 failures.push(format!("{}: {e}", entry.path));
             }
         }
-        self.rolled_back = true;
+        // Done only when everything is as it was: otherwise the next apply (or `rollback`)
+        // tries again rather than proceed over un-restored files.
+        self.rolled_back = failures.is_empty();
+        self.rollback_incomplete = !failures.is_empty();
         // Marking the journal may fail on the same full disk; then it stays unfinished and the
         // next apply (or `rollback`) undoes it again, which changes nothing that is restored.
         let _ = self.save(sys);

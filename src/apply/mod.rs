@@ -112,7 +112,9 @@ pub fn recover(sys: &mut dyn System) -> Result<bool, ApplyError> {
     let Some(mut journal) = journal else {
         return Ok(false);
     };
-    if journal.files_done || journal.rolled_back {
+    // A finished apply needs nothing, unless a rollback of it stopped half-way: that is
+    // finished first, so nothing proceeds over un-restored files.
+    if (journal.files_done && !journal.rollback_incomplete) || journal.rolled_back {
         return Ok(false);
     }
     let failures = journal.undo(sys);
@@ -197,10 +199,14 @@ pub fn apply_with(
         .libvirt
         .as_ref()
         .map_or_else(|| state.domains.clone(), |lv| lv.managed.clone());
-    if !file_changes.is_empty() || managed != state.domains {
+    // Every apply that changes anything has its own journal, so `rollback` undoes exactly it
+    // (an apply that only redefines a domain included).
+    let mut this_apply: Option<Journal> = None;
+    if !file_changes.is_empty() || managed != state.domains || !domain_changes.is_empty() {
         state.domains = managed;
         let mut journal = Journal {
             apply: state.last_apply + 1,
+            uri: plan.libvirt.as_ref().map(|l| l.uri.clone()),
             ..Journal::default()
         };
         if let Err(e) = journal.save(sys) {
@@ -268,6 +274,7 @@ pub fn apply_with(
                 unrestored,
             });
         }
+        this_apply = Some(journal);
     }
     let owed = state.pending.len();
     for (i, step) in plan.steps.iter().enumerate() {
@@ -322,6 +329,14 @@ pub fn apply_with(
         let mut failed = None;
         for change in domain_changes {
             let name = domain_of(&change.path).unwrap_or_default();
+            // The definition before, journaled before the define: rollback restores it.
+            if let Some(journal) = this_apply.as_mut() {
+                journal.domains.push(journal::DomainEntry {
+                    name: name.to_owned(),
+                    previous: hv.inactive_xml(name)?,
+                });
+                journal.save(sys)?;
+            }
             let result = match (&change.after, change.action) {
                 (Some(xml), Action::Create | Action::Update) => hv.define(xml),
                 _ => hv.undefine(name, lv.keep_nvram),
@@ -439,8 +454,51 @@ fn journaled(
     }
 }
 
-/// Restore what the last apply changed, and the state as it was before it.
+/// What a rollback restores: the apply's number, its files (newest first, the ownership state
+/// aside) and its domains.
+pub type RollbackPreview = (u64, Vec<String>, Vec<String>);
+
+/// What `rollback` would restore; `None` when there is nothing to roll back.
+pub fn rollback_preview(sys: &dyn System) -> Result<Option<RollbackPreview>, ApplyError> {
+    let Some(journal) = Journal::load(sys)? else {
+        return Ok(None);
+    };
+    if journal.rolled_back {
+        return Ok(None);
+    }
+    let files = journal
+        .entries
+        .iter()
+        .rev()
+        .filter(|e| e.path != state::STATE_PATH)
+        .map(|e| e.path.clone())
+        .collect();
+    let domains = journal
+        .domains
+        .iter()
+        .rev()
+        .map(|d| match d.previous {
+            Some(_) => format!("domain:{} (its previous definition)", d.name),
+            None => format!("domain:{} (undefined again; its NVRAM is kept)", d.name),
+        })
+        .collect();
+    Ok(Some((journal.apply, files, domains)))
+}
+
+/// Restore what the last apply changed, and the state as it was before it (files only: an
+/// apply that changed domains needs [`rollback_with`] and the connection).
 pub fn rollback(sys: &mut dyn System, progress: &mut dyn Write) -> Result<usize, ApplyError> {
+    rollback_with(sys, None, progress)
+}
+
+/// Restore exactly what the last apply changed: its domains' previous definitions (through
+/// `hv`), its files, and the ownership state as it was before it. A rollback that cannot
+/// restore everything is recorded as incomplete: the next apply tries again first.
+pub fn rollback_with(
+    sys: &mut dyn System,
+    hv: Option<&mut dyn Hypervisor>,
+    progress: &mut dyn Write,
+) -> Result<usize, ApplyError> {
     let Some(mut journal) = Journal::load(sys)? else {
         writeln!(
             progress,
@@ -456,6 +514,31 @@ pub fn rollback(sys: &mut dyn System, progress: &mut dyn Write) -> Result<usize,
         )?;
         return Ok(0);
     }
+    if !journal.domains.is_empty() {
+        let Some(hv) = hv else {
+            return Err(ApplyError::NoConnection {
+                uri: journal
+                    .uri
+                    .clone()
+                    .unwrap_or_else(|| "qemu:///system".to_owned()),
+            });
+        };
+        for entry in journal.domains.clone().iter().rev() {
+            let result = match &entry.previous {
+                Some(xml) => hv.define(xml),
+                None => hv.undefine(&entry.name, true),
+            };
+            if let Err(e) = result {
+                journal.rollback_incomplete = true;
+                let _ = journal.save(sys);
+                return Err(ApplyError::Rolledback {
+                    what: format!("rollback was incomplete: domain:{}: {e}", entry.name),
+                    unrestored: vec![format!("domain:{}", entry.name)],
+                });
+            }
+            writeln!(progress, "restored domain:{}", entry.name)?;
+        }
+    }
     let n = journal
         .entries
         .iter()
@@ -464,7 +547,7 @@ pub fn rollback(sys: &mut dyn System, progress: &mut dyn Write) -> Result<usize,
     let failures = journal.undo(sys);
     if !failures.is_empty() {
         return Err(ApplyError::Rolledback {
-            what: "rollback was incomplete".to_owned(),
+            what: "rollback was incomplete (recorded: the next apply tries again first)".to_owned(),
             unrestored: failures,
         });
     }
@@ -476,7 +559,7 @@ pub fn rollback(sys: &mut dyn System, progress: &mut dyn Write) -> Result<usize,
     {
         writeln!(progress, "restored {}", entry.path)?;
     }
-    Ok(n)
+    Ok(n + journal.domains.len())
 }
 
 #[cfg(test)]
@@ -561,5 +644,106 @@ mod tests {
         assert_eq!(hv.defines, defines, "nothing defined");
         run(&mut sys, &mut hv, &plan, true).unwrap();
         assert!(!plan_for(dir.path(), &hv, &desired).has_changes());
+    }
+
+    /// Issue 13, item 5: after an apply that only redefined a domain, rollback restores that
+    /// domain's previous definition — and leaves the files an older apply wrote alone — and the
+    /// ownership state still says what passplan manages.
+    #[test]
+    fn rollback_undoes_exactly_the_last_apply_domains_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sys = RealSystem::new(dir.path());
+        let mut hv = FakeHypervisor::default();
+        let file = crate::desired::Artifact {
+            path: "/etc/modprobe.d/passplan-vfio.conf".into(),
+            content: "options vfio-pci ids=10de:1b81\n".into(),
+            mode: 0o644,
+            ownership: crate::desired::Ownership::Owned,
+            triggers: Vec::new(),
+            reason: "test".into(),
+        };
+        let with_memory = |mib: &str| Desired {
+            artifacts: vec![file.clone()],
+            domains: vec![DomainDef {
+                name: "t".into(),
+                xml: XML.replace("128", mib),
+            }],
+            ..Desired::default()
+        };
+        let first = with_memory("128");
+        let plan = plan_for(dir.path(), &hv, &first);
+        run(&mut sys, &mut hv, &plan, false).unwrap();
+        let defined_first = hv.domains["t"].clone();
+        let second = with_memory("256");
+        let plan = plan_for(dir.path(), &hv, &second);
+        assert_eq!(plan.changes.len(), 1, "only the domain changes");
+        run(&mut sys, &mut hv, &plan, false).unwrap();
+        assert_ne!(
+            hv.domains["t"], defined_first,
+            "the second apply redefined it"
+        );
+
+        let mut log = Vec::new();
+        let n = rollback_with(&mut sys, Some(&mut hv), &mut log).unwrap();
+        assert_eq!(n, 1, "{}", String::from_utf8_lossy(&log));
+        assert_eq!(
+            hv.domains["t"], defined_first,
+            "the previous definition is back"
+        );
+        let conf = dir.path().join("etc/modprobe.d/passplan-vfio.conf");
+        assert_eq!(
+            std::fs::read_to_string(conf).unwrap(),
+            "options vfio-pci ids=10de:1b81\n",
+            "the older apply's file is not touched"
+        );
+        let state = State::load(&sys).unwrap();
+        assert!(state.domains.contains("t") && state.files.contains_key(&file.path));
+        // The host is as the first spec says again, and a second rollback has nothing to do.
+        assert!(!plan_for(dir.path(), &hv, &first).has_changes());
+        assert_eq!(
+            rollback_with(&mut sys, Some(&mut hv), &mut Vec::new()).unwrap(),
+            0
+        );
+    }
+
+    /// Issue 13, item 5: a rollback that cannot restore everything is recorded as incomplete;
+    /// the next apply tries again first and refuses to proceed over the un-restored file.
+    #[test]
+    fn an_incomplete_rollback_is_retried_before_the_next_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sys = RealSystem::new(dir.path());
+        let mut hv = FakeHypervisor::default();
+        let path = "/etc/default/grub";
+        std::fs::create_dir_all(dir.path().join("etc/default")).unwrap();
+        std::fs::write(dir.path().join("etc/default/grub"), "GRUB_TIMEOUT=5\n").unwrap();
+        let desired = Desired {
+            artifacts: vec![crate::desired::Artifact {
+                path: path.into(),
+                content: "GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT=\"iommu=pt\"\n".into(),
+                mode: 0o644,
+                ownership: crate::desired::Ownership::Edited,
+                triggers: Vec::new(),
+                reason: "test".into(),
+            }],
+            ..Desired::default()
+        };
+        let plan = plan_for(dir.path(), &hv, &desired);
+        run(&mut sys, &mut hv, &plan, false).unwrap();
+        // The backup disappears: the rollback cannot restore the file.
+        let journal = Journal::load(&sys).unwrap().unwrap();
+        let backup = journal
+            .entries
+            .iter()
+            .find(|e| e.path == path)
+            .and_then(|e| e.backup.clone())
+            .unwrap();
+        std::fs::remove_file(dir.path().join(backup.trim_start_matches('/'))).unwrap();
+        let err = rollback_with(&mut sys, Some(&mut hv), &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains(path), "{err}");
+        let journal = Journal::load(&sys).unwrap().unwrap();
+        assert!(journal.rollback_incomplete && !journal.rolled_back);
+        // The next apply does not proceed over it.
+        let err = recover(&mut sys).unwrap_err();
+        assert!(err.to_string().contains(path), "{err}");
     }
 }

@@ -83,7 +83,7 @@ fn preflight(root: &Path, err: &mut dyn Write) -> std::io::Result<bool> {
 }
 
 fn confirm(
-    question: &str,
+    (question, verb): (&str, &str),
     yes: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -94,7 +94,7 @@ fn confirm(
     if !std::io::stdin().is_terminal() {
         writeln!(
             err,
-            "error: not asking for confirmation without a terminal; pass --yes to apply non-interactively"
+            "error: not asking for confirmation without a terminal; pass --yes to {verb} non-interactively"
         )?;
         return Ok(false);
     }
@@ -226,7 +226,7 @@ pub(super) fn run(
     if !plan.has_changes() {
         return Ok(Outcome::Success);
     }
-    if !confirm("Apply these changes?", args.yes, out, err)? {
+    if !confirm(("Apply these changes?", "apply"), args.yes, out, err)? {
         writeln!(out, "Apply cancelled.")?;
         return Ok(Outcome::Failure);
     }
@@ -296,31 +296,86 @@ pub(super) fn run(
 
 pub(super) fn rollback(
     root: &Path,
-    yes: bool,
+    (yes, dry_run, connect): (bool, bool, Option<&str>),
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
-    if !preflight(root, err)? {
+    if !dry_run && !preflight(root, err)? {
         return Ok(Outcome::Failure);
     }
-    let _lock = match Lock::acquire(root) {
+    let _lock = match if dry_run {
+        Lock::shared(root)
+    } else {
+        Lock::acquire(root).map(Some)
+    } {
         Ok(lock) => lock,
         Err(e) => {
             writeln!(err, "error: {e}")?;
             return Ok(Outcome::Failure);
         }
     };
-    if !confirm("Restore the files the last apply changed?", yes, out, err)? {
+    let mut sys = RealSystem::new(root);
+    // What it will restore, before asking.
+    let (apply_no, files, domains) = match apply::rollback_preview(&sys) {
+        Ok(Some(preview)) => preview,
+        Ok(None) => {
+            writeln!(
+                out,
+                "Nothing to roll back: no apply is recorded, or the last one was rolled back already."
+            )?;
+            return Ok(Outcome::Success);
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Outcome::Failure);
+        }
+    };
+    writeln!(out, "Rollback of apply {apply_no} restores:")?;
+    for item in domains.iter().chain(&files) {
+        writeln!(out, "  {item}")?;
+    }
+    if domains.is_empty() && files.is_empty() {
+        writeln!(out, "  the ownership state only")?;
+    }
+    if dry_run {
+        return Ok(Outcome::Success);
+    }
+    if !confirm(
+        (&format!("Roll back apply {apply_no}?"), "roll back"),
+        yes,
+        out,
+        err,
+    )? {
         writeln!(out, "Rollback cancelled.")?;
         return Ok(Outcome::Failure);
     }
-    let mut sys = RealSystem::new(root);
-    match apply::rollback(&mut sys as &mut dyn System, out) {
+    // The domains go back through the connection the apply used (or --connect).
+    let journal_uri = crate::apply::journal::Journal::load(&sys)
+        .ok()
+        .flatten()
+        .and_then(|j| j.uri);
+    let uri = connect.map(str::to_owned).or(journal_uri);
+    let mut hv = if domains.is_empty() {
+        None
+    } else {
+        match uri.as_deref().map(crate::hypervisor::connect).transpose() {
+            Ok(hv) => hv,
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                return Ok(Outcome::Failure);
+            }
+        }
+    };
+    match apply::rollback_with(
+        &mut sys as &mut dyn System,
+        hv.as_mut().map(|h| &mut **h as &mut dyn Hypervisor),
+        out,
+    ) {
         Ok(n) => {
             if n > 0 {
                 writeln!(
                     out,
-                    "Rolled back {n} file change{}. Commands (initramfs, boot loader) were not re-run: run `passplan plan` to see what is needed.",
+                    "Rolled back {n} change{}. Commands (initramfs, boot loader) were not re-run: run `passplan plan` to see what is needed.",
                     if n == 1 { "" } else { "s" }
                 )?;
             }

@@ -53,6 +53,10 @@ pub enum Command {
         root: PathBuf,
         /// Do not ask.
         yes: bool,
+        /// Only list what would be restored.
+        dry_run: bool,
+        /// The libvirt connection for the domains.
+        connect: Option<String>,
     },
     /// `passplan host`.
     Host {

@@ -44,7 +44,12 @@ pub fn execute(
         } => build::run(config, spec, root, (out_dir, *force), out, err),
         Command::Plan { spec, root, args } => plan::run(config, spec, root, args, out, err),
         Command::Apply { target, root, args } => apply::run(config, target, root, args, out, err),
-        Command::Rollback { root, yes } => apply::rollback(root, *yes, out, err),
+        Command::Rollback {
+            root,
+            yes,
+            dry_run,
+            connect,
+        } => apply::rollback(root, (*yes, *dry_run, connect.as_deref()), out, err),
         Command::Host { root, json, spec } => {
             host::run(config, root, *json, spec.as_deref(), out, err)
         }

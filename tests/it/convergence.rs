@@ -469,3 +469,54 @@ fn build_out_is_a_fresh_read_only_view() {
     }
     assert!(!root.join("etc/build").exists());
 }
+
+#[test]
+fn rollback_lists_what_it_restores_has_a_dry_run_and_asks_with_the_right_verb() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    copy_tree(&manifest().join("examples/seed-003/root"), &root);
+    let spec = manifest().join("examples/seed-003/host.kdl");
+    let root_arg = root.to_str().unwrap();
+    let grub = root.join("etc/default/grub");
+    let before = fs::read_to_string(&grub).unwrap();
+    let out = passplan(
+        tmp.path(),
+        &["apply", spec.to_str().unwrap(), "--root", root_arg, "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let applied = fs::read_to_string(&grub).unwrap();
+    assert_ne!(applied, before, "seed 003 edits GRUB");
+
+    let out = passplan(tmp.path(), &["rollback", "--root", root_arg, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains("Rollback of apply 1 restores:") && listed.contains("/etc/default/grub"),
+        "{listed}"
+    );
+    assert_eq!(
+        fs::read_to_string(&grub).unwrap(),
+        applied,
+        "a dry run changes nothing"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_passplan"))
+        .args(["rollback", "--root", root_arg])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("pass --yes to roll back"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("/etc/default/grub"),
+        "listed before asking"
+    );
+
+    let out = passplan(tmp.path(), &["rollback", "--root", root_arg, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(fs::read_to_string(&grub).unwrap(), before);
+}
