@@ -746,4 +746,120 @@ mod tests {
         let err = recover(&mut sys).unwrap_err();
         assert!(err.to_string().contains(path), "{err}");
     }
+
+    /// A system that stops (as a killed process would) after `left` writes, removals or
+    /// commands: every later one fails.
+    struct Crashing {
+        inner: RealSystem,
+        left: usize,
+        ops: usize,
+    }
+
+    impl Crashing {
+        fn tick(&mut self) -> std::io::Result<()> {
+            self.ops += 1;
+            if self.ops > self.left {
+                return Err(std::io::Error::other("killed"));
+            }
+            Ok(())
+        }
+    }
+
+    impl System for Crashing {
+        fn read(&self, path: &str) -> std::io::Result<Option<crate::system::FileState>> {
+            self.inner.read(path)
+        }
+        fn write(&mut self, path: &str, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+            self.tick()?;
+            self.inner.write(path, bytes, mode)
+        }
+        fn remove(&mut self, path: &str) -> std::io::Result<()> {
+            self.tick()?;
+            self.inner.remove(path)
+        }
+        fn run(&mut self, argv: &[String]) -> std::io::Result<crate::system::CommandOutput> {
+            self.tick()?;
+            self.inner.run(argv)
+        }
+    }
+
+    /// Issue 13 (faults): a crash after any single step of an apply that writes a file, runs
+    /// a command and defines a domain leaves the machine recoverable: the next apply recovers,
+    /// runs what is still owed and defines what is missing, and the plan after it is empty.
+    #[test]
+    fn a_crash_after_any_step_with_a_domain_and_a_command_converges() {
+        let desired = Desired {
+            artifacts: vec![crate::desired::Artifact {
+                path: "/etc/modprobe.d/passplan-vfio.conf".into(),
+                content: "options vfio-pci ids=10de:1b81\n".into(),
+                mode: 0o644,
+                ownership: crate::desired::Ownership::Owned,
+                triggers: vec![crate::desired::Trigger::Initramfs],
+                reason: "test".into(),
+            }],
+            domains: vec![DomainDef {
+                name: "t".into(),
+                xml: XML.into(),
+            }],
+            steps: vec![crate::desired::Step {
+                trigger: crate::desired::Trigger::Initramfs,
+                argv: vec!["true".into()],
+                reason: "test".into(),
+            }],
+            ..Desired::default()
+        };
+        // Count the steps of a whole apply.
+        let probe = tempfile::tempdir().unwrap();
+        let mut hv = FakeHypervisor::default();
+        let plan = plan_for(probe.path(), &hv, &desired);
+        let mut counter = Crashing {
+            inner: RealSystem::new(probe.path()),
+            left: usize::MAX,
+            ops: 0,
+        };
+        apply_with(
+            &mut counter,
+            Some(&mut hv),
+            &plan,
+            Options::default(),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert!(counter.ops > 3, "backup, journal, file, state, command, …");
+        for left in 0..counter.ops {
+            let dir = tempfile::tempdir().unwrap();
+            let mut hv = FakeHypervisor::default();
+            let plan = plan_for(dir.path(), &hv, &desired);
+            let mut sys = Crashing {
+                inner: RealSystem::new(dir.path()),
+                left,
+                ops: 0,
+            };
+            let _ = apply_with(
+                &mut sys,
+                Some(&mut hv),
+                &plan,
+                Options::default(),
+                &mut Vec::new(),
+            );
+            // The next apply, as `passplan apply` runs it: recover, plan afresh, apply.
+            let mut sys = RealSystem::new(dir.path());
+            State::load(&sys).unwrap_or_else(|e| panic!("after {left}: the state reads: {e}"));
+            recover(&mut sys).unwrap_or_else(|e| panic!("after {left}: recovery: {e}"));
+            let plan = plan_for(dir.path(), &hv, &desired);
+            run(&mut sys, &mut hv, &plan, false)
+                .unwrap_or_else(|e| panic!("after {left}: the next apply: {e}"));
+            let after = plan_for(dir.path(), &hv, &desired);
+            assert!(
+                !after.has_changes() && after.pending.is_empty(),
+                "after {left}: not converged: {:?} {:?}",
+                after.changes.iter().map(|c| &c.path).collect::<Vec<_>>(),
+                after.pending
+            );
+            assert!(
+                hv.domains.contains_key("t"),
+                "after {left}: the domain is defined"
+            );
+        }
+    }
 }
