@@ -449,3 +449,25 @@ fn read_back(xml: &str) -> Vec<String> {
     }
     entries
 }
+
+/// A modprobe file as a user or a hostile root holds it, through the reader of the host's own
+/// vfio configuration ([`crate::host::parse_modprobe`]): it never fails, every line it reports
+/// is a line of the file (continuation lines joined, reported at their first), a malformed
+/// line says what is wrong, and the same text always reads the same.
+pub fn modprobe(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let lines = crate::host::parse_modprobe("/etc/modprobe.d/fuzz.conf", &text);
+    let count = text.lines().count();
+    for l in &lines {
+        assert!(l.line >= 1 && l.line <= count, "line {} of {count}", l.line);
+        assert_eq!(l.file, "/etc/modprobe.d/fuzz.conf");
+        if let crate::host::Directive::Malformed(why) = &l.directive {
+            assert!(!why.is_empty(), "a malformed line says why");
+        }
+    }
+    assert_eq!(
+        crate::host::parse_modprobe("/etc/modprobe.d/fuzz.conf", &text),
+        lines,
+        "the same text reads the same"
+    );
+}

@@ -31,7 +31,7 @@ use crate::model::{ByteSize, CpuSet, PciAddress, PciId, UsbId};
 pub use cmdline::{is_loader_injected, token_spans};
 pub use discover::{HostError, discover};
 pub use takes::Passing;
-pub use vfio_config::{Directive, VfioLine, alias_matches, glob as fnmatch};
+pub use vfio_config::{Directive, VfioLine, alias_matches, glob as fnmatch, parse_modprobe};
 
 /// Everything passplan knows about a host. Invariant: internally consistent — every address in
 /// `iommu_groups` is a key of `pci`, and every `Cpu::siblings` contains the CPU itself.

@@ -75,6 +75,14 @@ impl HostFacts {
     }
 }
 
+/// The vfio-related lines of one modprobe file's text, as [`HostFacts::vfio_config`] reads
+/// them (for the fuzzer and for tools that read one file).
+pub fn parse_modprobe(path: &str, text: &str) -> Vec<VfioLine> {
+    let mut out = Vec::new();
+    parse_file(path, text, &mut out);
+    out
+}
+
 fn parse_file(path: &str, text: &str, out: &mut Vec<VfioLine>) {
     // kmod joins lines ending in a backslash; a joined line is reported at its first line.
     let mut pending: Option<(usize, String)> = None;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// A fuzz target's name and entry point.
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 7] = [
+const TARGETS: [Target; 8] = [
     ("spec", passplan::fuzzing::spec),
     ("cpuset", passplan::fuzzing::cpuset),
     ("cmdline", passplan::fuzzing::cmdline),
@@ -16,6 +16,7 @@ const TARGETS: [Target; 7] = [
     ("editors", passplan::fuzzing::editors),
     ("domain_xml", passplan::fuzzing::domain_xml),
     ("state_files", passplan::fuzzing::state_files),
+    ("modprobe", passplan::fuzzing::modprobe),
 ];
 
 fn files(dir: &Path) -> Vec<PathBuf> {
