@@ -41,16 +41,14 @@ impl SpecSource {
         self.locate_offset(at.span.offset())
     }
 
-    /// `spec.kdl:12` for a byte offset. The name is [`Self::shown_name`]: it goes into the
-    /// headers of root-run scripts and configuration files.
+    /// `spec.kdl:12` for a byte offset, the name as [`Self::shown_name`] shows it.
     pub fn locate_offset(&self, offset: usize) -> String {
         format!("{}:{}", self.shown_name(), self.line_of(offset))
     }
 
-    /// The name as it may be written into a file's header comment: every control character
-    /// (a newline would end the comment and start a line of the script or modprobe file) as a
-    /// Rust escape (`\n`). The spec's path comes from the command line; any byte a file name can
-    /// hold can be in it. Everything else stays: in a comment, `$()` and quotes are text.
+    /// The name as messages show it: every control character as a Rust escape (`\n`), so a
+    /// message stays one line whatever the path (any byte a file name can hold can be in it).
+    /// Emitted files never carry it: their headers name the spec node (`emit::origin`).
     pub fn shown_name(&self) -> std::borrow::Cow<'_, str> {
         if self.name.chars().any(char::is_control) {
             std::borrow::Cow::Owned(

@@ -454,9 +454,18 @@ fn journaled(
     }
 }
 
-/// What a rollback restores: the apply's number, its files (newest first, the ownership state
-/// aside) and its domains.
-pub type RollbackPreview = (u64, Vec<String>, Vec<String>);
+/// What a rollback restores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackPreview {
+    /// The apply it undoes.
+    pub apply: u64,
+    /// Its files, newest first (the ownership state aside).
+    pub files: Vec<String>,
+    /// Its domains, newest first, each with what it goes back to.
+    pub domains: Vec<String>,
+    /// The libvirt connection those domains are on.
+    pub uri: Option<String>,
+}
 
 /// What `rollback` would restore; `None` when there is nothing to roll back.
 pub fn rollback_preview(sys: &dyn System) -> Result<Option<RollbackPreview>, ApplyError> {
@@ -482,7 +491,12 @@ pub fn rollback_preview(sys: &dyn System) -> Result<Option<RollbackPreview>, App
             None => format!("domain:{} (undefined again; its NVRAM is kept)", d.name),
         })
         .collect();
-    Ok(Some((journal.apply, files, domains)))
+    Ok(Some(RollbackPreview {
+        apply: journal.apply,
+        files,
+        domains,
+        uri: journal.uri,
+    }))
 }
 
 /// Restore what the last apply changed, and the state as it was before it (files only: an

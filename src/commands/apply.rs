@@ -316,7 +316,7 @@ pub(super) fn rollback(
     };
     let mut sys = RealSystem::new(root);
     // What it will restore, before asking.
-    let (apply_no, files, domains) = match apply::rollback_preview(&sys) {
+    let preview = match apply::rollback_preview(&sys) {
         Ok(Some(preview)) => preview,
         Ok(None) => {
             writeln!(
@@ -330,18 +330,18 @@ pub(super) fn rollback(
             return Ok(Outcome::Failure);
         }
     };
-    writeln!(out, "Rollback of apply {apply_no} restores:")?;
-    for item in domains.iter().chain(&files) {
+    writeln!(out, "Rollback of apply {} restores:", preview.apply)?;
+    for item in preview.domains.iter().chain(&preview.files) {
         writeln!(out, "  {item}")?;
     }
-    if domains.is_empty() && files.is_empty() {
+    if preview.domains.is_empty() && preview.files.is_empty() {
         writeln!(out, "  the ownership state only")?;
     }
     if dry_run {
         return Ok(Outcome::Success);
     }
     if !confirm(
-        (&format!("Roll back apply {apply_no}?"), "roll back"),
+        (&format!("Roll back apply {}?", preview.apply), "roll back"),
         yes,
         out,
         err,
@@ -350,12 +350,8 @@ pub(super) fn rollback(
         return Ok(Outcome::Failure);
     }
     // The domains go back through the connection the apply used (or --connect).
-    let journal_uri = crate::apply::journal::Journal::load(&sys)
-        .ok()
-        .flatten()
-        .and_then(|j| j.uri);
-    let uri = connect.map(str::to_owned).or(journal_uri);
-    let mut hv = if domains.is_empty() {
+    let uri = connect.map(str::to_owned).or(preview.uri);
+    let mut hv = if preview.domains.is_empty() {
         None
     } else {
         match uri.as_deref().map(crate::hypervisor::connect).transpose() {

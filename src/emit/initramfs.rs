@@ -107,10 +107,8 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
                     ));
                 }
             }
-            out.steps.push(step(
-                &["update-initramfs", "-u", "-k", "all"],
-                "rebuild the initramfs with vfio-pci",
-            ));
+            out.steps
+                .push(regenerate(generator, "rebuild the initramfs with vfio-pci"));
         }
         Initramfs::Dracut => {
             let mut conf = managed_header(&origins);
@@ -132,10 +130,8 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
             if builtin && per_address {
                 out.notes.push(early_override_unsupported("dracut"));
             }
-            out.steps.push(step(
-                &["dracut", "-f", "--regenerate-all"],
-                "rebuild the initramfs with vfio-pci",
-            ));
+            out.steps
+                .push(regenerate(generator, "rebuild the initramfs with vfio-pci"));
         }
         Initramfs::Mkinitcpio => {
             let mut conf = managed_header(&origins);
@@ -157,10 +153,8 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
                 out.notes.push(early_override_unsupported("mkinitcpio"));
             }
             out.notes.push("mkinitcpio reads /etc/mkinitcpio.conf.d drop-ins since v36; older versions need MODULES in /etc/mkinitcpio.conf".to_owned());
-            out.steps.push(step(
-                &["mkinitcpio", "-P"],
-                "rebuild the initramfs with vfio-pci",
-            ));
+            out.steps
+                .push(regenerate(generator, "rebuild the initramfs with vfio-pci"));
         }
         Initramfs::Booster => {
             let path = "/etc/booster.yaml";
@@ -180,10 +174,8 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
             if per_address {
                 out.notes.push("booster cannot run the per-address override; those devices are bound when their VM starts".to_owned());
             }
-            out.steps.push(step(
-                &["/usr/lib/booster/regenerate_images"],
-                "rebuild the initramfs with vfio-pci",
-            ));
+            out.steps
+                .push(regenerate(generator, "rebuild the initramfs with vfio-pci"));
         }
     }
     Ok(())
@@ -193,33 +185,23 @@ pub fn emit(input: &Input<'_>, out: &mut Desired) -> Result<(), CompileError> {
 /// of passplan's files to set off), and the module lines passplan added taken out again.
 fn unbind(generator: Initramfs, host: &crate::host::HostFacts, out: &mut Desired) {
     let reason = "nothing binds at boot any more: rebuild the initramfs without vfio-pci";
-    match generator {
-        Initramfs::InitramfsTools => {
-            let path = "/etc/initramfs-tools/modules";
-            if let Some(current) = host.files.get(path)
-                && let Some(content) = remove_module_lines(current)
-            {
-                out.artifacts.push(Artifact {
-                    path: path.to_owned(),
-                    content,
-                    mode: 0o644,
-                    ownership: Ownership::Edited,
-                    triggers: vec![Trigger::Initramfs, Trigger::Reboot],
-                    reason: "take out the vfio-pci modules passplan added: nothing binds at boot"
-                        .to_owned(),
-                });
-            }
-            out.steps
-                .push(step(&["update-initramfs", "-u", "-k", "all"], reason));
-        }
-        Initramfs::Dracut => out
-            .steps
-            .push(step(&["dracut", "-f", "--regenerate-all"], reason)),
-        Initramfs::Mkinitcpio => out.steps.push(step(&["mkinitcpio", "-P"], reason)),
-        Initramfs::Booster => out
-            .steps
-            .push(step(&["/usr/lib/booster/regenerate_images"], reason)),
+    // initramfs-tools is the generator whose file passplan edits rather than owns.
+    let path = "/etc/initramfs-tools/modules";
+    if generator == Initramfs::InitramfsTools
+        && let Some(current) = host.files.get(path)
+        && let Some(content) = remove_module_lines(current)
+    {
+        out.artifacts.push(Artifact {
+            path: path.to_owned(),
+            content,
+            mode: 0o644,
+            ownership: Ownership::Edited,
+            triggers: vec![Trigger::Initramfs, Trigger::Reboot],
+            reason: "take out the vfio-pci modules passplan added: nothing binds at boot"
+                .to_owned(),
+        });
     }
+    out.steps.push(regenerate(generator, reason));
 }
 
 /// The text without the block [`add_module_lines`] appended (its marker line and the module
@@ -246,7 +228,14 @@ fn early_override_unsupported(generator: &str) -> String {
     )
 }
 
-fn step(argv: &[&str], reason: &str) -> Step {
+/// The generator's command that rebuilds every installed kernel's initramfs.
+fn regenerate(generator: Initramfs, reason: &str) -> Step {
+    let argv: &[&str] = match generator {
+        Initramfs::InitramfsTools => &["update-initramfs", "-u", "-k", "all"],
+        Initramfs::Dracut => &["dracut", "-f", "--regenerate-all"],
+        Initramfs::Mkinitcpio => &["mkinitcpio", "-P"],
+        Initramfs::Booster => &["/usr/lib/booster/regenerate_images"],
+    };
     Step {
         trigger: Trigger::Initramfs,
         argv: argv.iter().map(|s| (*s).to_owned()).collect(),
